@@ -1,0 +1,46 @@
+# Two commands for a newcomer: `make demo` (run a restore against the local emulator) and `make test`.
+# Everything they need is installed here, into .venv and node_modules, so a fresh clone works.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEPS := $(VENV)/.deps-installed
+AZURITE := node_modules/.bin/azurite
+
+.PHONY: setup test lint typecheck pytest coverage demo bench clean
+
+setup: $(DEPS) $(AZURITE)
+
+$(DEPS): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(AZURITE): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The test command (README, .ci/run): lint, type-check, then every test, with core coverage.
+test: setup lint typecheck pytest
+
+lint: $(DEPS)
+	$(BIN)/ruff check .
+
+typecheck: $(DEPS)
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
+
+coverage: setup
+	$(BIN)/python -m pytest --cov --cov-report=term-missing --cov-report=html
+	@echo "HTML report: htmlcov/index.html"
+
+demo: setup
+	$(BIN)/python -m pgflex_restore demo
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage

@@ -1,0 +1,1 @@
+"""Activities: df.Blueprint modules registered by function_app.py."""

@@ -1,0 +1,1 @@
+"""Orchestrations: df.Blueprint modules registered by function_app.py."""

@@ -1,0 +1,1 @@
+"""The pure core: ARM ids, bodies, parsing, selection, polling, client. No Functions imports."""

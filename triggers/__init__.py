@@ -1,0 +1,1 @@
+"""Triggers: df.Blueprint modules registered by function_app.py."""
