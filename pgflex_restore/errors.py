@@ -1,0 +1,335 @@
+"""Every error the core package raises, so callers can catch by meaning rather than by message.
+
+::
+
+    PgflexError
+     ├── ConfigurationError          bad app settings (names the setting); raised at start-up
+     ├── RequestValidationError      bad restore request; .errors lists every FieldError at once
+     ├── NoRecoveryPointError        nothing qualifies for the requested point/time (permanent)
+     └── DataProtectionError         talking to Microsoft.DataProtection failed; .retryable, .advice
+          ├── TransportError         no HTTP response (connect/read timeout, dropped); .request_sent
+          └── ApiError               an HTTP error response (CloudError body parsed)
+               ├── AuthError         401 / 403
+               ├── NotFoundError     404
+               ├── ConflictError     409 (retryable only when another operation is in progress)
+               ├── ThrottledError    429
+               └── ServerError       5xx
+
+DataProtectionError subclasses cross the Durable Functions boundary as dicts: ``to_dict()`` in the activity,
+``DataProtectionError.from_dict()`` in the orchestrator rebuilds the same class.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+class PgflexError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigurationError(PgflexError):
+    """One or more app settings are invalid; ``.setting`` is the first bad one, ``.problems`` all of them."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        if not problems:
+            raise ValueError("ConfigurationError needs at least one problem")
+        self.problems: dict[str, str] = dict(problems)
+        self.setting: str = next(iter(self.problems))
+        self.settings: tuple[str, ...] = tuple(self.problems)
+        lines = "; ".join(f"{name}: {reason}" for name, reason in self.problems.items())
+        super().__init__(f"invalid app settings: {lines}")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field of a restore request; ``path`` is dotted camelCase (``target.containerUrl``)."""
+
+    path: str
+    message: str
+    code: str = "invalid"
+
+    def to_dict(self) -> dict[str, str]:
+        """The wire form used in HTTP error bodies and rejected-message records."""
+        return {"field": self.path, "message": self.message, "code": self.code}
+
+
+TARGET_NOT_ALLOWED = "TargetNotAllowed"
+
+
+class RequestValidationError(PgflexError):
+    """A restore request is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        if not errors:
+            raise ValueError("RequestValidationError needs at least one FieldError")
+        self.errors: list[FieldError] = list(errors)
+        summary = "; ".join(f"{e.path}: {e.message}" for e in self.errors)
+        super().__init__(f"invalid restore request: {summary}")
+
+    @property
+    def target_not_allowed(self) -> bool:
+        """True when the only problems are allowlist refusals (the HTTP layer answers 403, not 400)."""
+        return all(e.code == TARGET_NOT_ALLOWED for e in self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        """ARM-style error body so automation gets one familiar shape."""
+        return {
+            "error": {
+                "code": "InvalidRequest",
+                "message": str(self),
+                "details": [e.to_dict() for e in self.errors],
+            }
+        }
+
+
+class NoRecoveryPointError(PgflexError):
+    """No recovery point matches the request; permanent until a new backup exists."""
+
+    code = "NoRecoveryPoint"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form for activity results and HTTP bodies."""
+        return {"type": type(self).__name__, "code": self.code, "message": str(self)}
+
+
+class DataProtectionError(PgflexError):
+    """A call to Microsoft.DataProtection failed; says whether to retry and what a human should do."""
+
+    def __init__(self, message: str, *, retryable: bool = False, advice: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.advice = advice
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON that ``from_dict`` turns back into the same class (the durable boundary)."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "retryable": self.retryable,
+            "advice": self.advice,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DataProtectionError:
+        """Rebuild the subclass named by ``data["type"]`` (unknown names fall back by HTTP status)."""
+        kind = str(data.get("type", ""))
+        if kind == "TransportError":
+            return TransportError(
+                str(data.get("message", "")),
+                request_sent=bool(data.get("request_sent", True)),
+                advice=str(data.get("advice", "")) or None,
+            )
+        if "status" in data:
+            status = int(data["status"])
+            target_cls = _API_CLASSES.get(kind) or api_error_class(status)
+            return target_cls(
+                status=status,
+                code=str(data.get("code", "")),
+                message=str(data.get("message", "")),
+                target=_opt_str(data.get("target")),
+                details=[d for d in data.get("details") or [] if isinstance(d, dict)],
+                request_id=_opt_str(data.get("request_id")),
+                correlation_id=_opt_str(data.get("correlation_id")),
+                retry_after=_opt_str(data.get("retry_after")),
+            )
+        return DataProtectionError(
+            str(data.get("message", "")),
+            retryable=bool(data.get("retryable", False)),
+            advice=str(data.get("advice", "")),
+        )
+
+
+class TransportError(DataProtectionError):
+    """No HTTP response arrived. ``request_sent`` is False only when the server certainly never saw it."""
+
+    def __init__(self, message: str, *, request_sent: bool, advice: str | None = None) -> None:
+        super().__init__(
+            message,
+            retryable=True,
+            advice=advice
+            or "check that the Function App can reach the ARM endpoint (network, DNS, firewall); retry later",
+        )
+        self.request_sent = request_sent
+
+    def to_dict(self) -> dict[str, Any]:
+        """Adds ``request_sent``: the orchestrator needs it to avoid posting a restore twice."""
+        return {**super().to_dict(), "request_sent": self.request_sent}
+
+
+class ApiError(DataProtectionError):
+    """An error response from ARM / Microsoft.DataProtection, with the service's own code and ids."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        target: str | None = None,
+        details: Sequence[dict[str, Any]] = (),
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.target = target
+        self.details = list(details)
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+        self.retry_after = retry_after
+        super().__init__(
+            message,
+            retryable=is_retryable(status, code),
+            advice=advice_for(status, code, message, self.details),
+        )
+
+    def __str__(self) -> str:
+        ids = f", correlation id {self.correlation_id}" if self.correlation_id else ""
+        ids += f", request id {self.request_id}" if self.request_id else ""
+        return f"{self.code or 'HTTP ' + str(self.status)}: {self.message} (HTTP {self.status}{ids})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a support case needs, JSON-able."""
+        return {
+            **super().to_dict(),
+            "status": self.status,
+            "code": self.code,
+            "target": self.target,
+            "details": self.details,
+            "request_id": self.request_id,
+            "correlation_id": self.correlation_id,
+            "retry_after": self.retry_after,
+        }
+
+
+class AuthError(ApiError):
+    """401/403: the caller's identity or its role assignments are wrong."""
+
+
+class NotFoundError(ApiError):
+    """404: the vault, backup instance, recovery point or job does not exist (or is invisible to us)."""
+
+
+class ConflictError(ApiError):
+    """409: the request clashes with the resource's state (often another operation in progress)."""
+
+
+class ThrottledError(ApiError):
+    """429: ARM or the provider throttled us; wait for Retry-After."""
+
+
+class ServerError(ApiError):
+    """5xx: the service failed; usually transient."""
+
+
+_API_CLASSES: dict[str, type[ApiError]] = {
+    c.__name__: c for c in (ApiError, AuthError, NotFoundError, ConflictError, ThrottledError, ServerError)
+}
+
+
+def api_error_class(status: int) -> type[ApiError]:
+    """The ApiError subclass for an HTTP status."""
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFoundError
+    if status == 409:
+        return ConflictError
+    if status == 429:
+        return ThrottledError
+    if status >= 500:
+        return ServerError
+    return ApiError
+
+
+_IN_PROGRESS_CODE = re.compile(r"anotheroperation|inprogress|retryable", re.IGNORECASE)
+
+
+def is_retryable(status: int, code: str) -> bool:
+    """408, 429 and 5xx are transient; a 409 only when its code says another operation is still running."""
+    if status in (408, 429) or status >= 500:
+        return True
+    return status == 409 and bool(_IN_PROGRESS_CODE.search(code or ""))
+
+
+_SCOPE = re.compile(r"scope '([^']+)'", re.IGNORECASE)
+_STORAGE_SCOPE = re.compile(r"(/subscriptions/[^\s'\"]+?/providers/Microsoft\.Storage/storageAccounts/[^\s'\"/.,]+)",
+                            re.IGNORECASE)
+_STORAGE_ROLE = "Storage Blob Data Contributor"
+
+
+def _all_text(message: str, details: Sequence[Mapping[str, Any]]) -> str:
+    parts = [message]
+    for d in details:
+        parts.append(str(d.get("code", "")))
+        parts.append(str(d.get("message", "")))
+    return " ".join(parts)
+
+
+def advice_for(status: int | None, code: str, message: str, details: Sequence[Mapping[str, Any]] = ()) -> str:
+    """What a person should do about an error, naming the role and scope when the service says which.
+
+    Public so the orchestration can advise on a Failed operation status (its ``error`` has the same shape).
+    """
+    text = _all_text(message, details)
+    return (
+        _permission_advice(status, code, message, text)
+        or _status_advice(status, code)
+        or _content_advice(text.lower())
+    )
+
+
+def _permission_advice(status: int | None, code: str, message: str, text: str) -> str | None:
+    lowered = text.lower()
+    if _STORAGE_ROLE.lower() in lowered or ("storage" in lowered and "permission" in lowered):
+        found = _STORAGE_SCOPE.search(text)
+        where = found.group(1) if found else "the target storage account"
+        return (
+            f"grant the Backup vault's managed identity the '{_STORAGE_ROLE}' role on {where}, "
+            "then retry the restore"
+        )
+    if status == 401 or "expiredauthenticationtoken" in lowered or "invalidauthenticationtoken" in lowered:
+        return "the ARM token was rejected; check the Function App's managed identity (AZURE_CLIENT_ID) and tenant"
+    if status == 403 or code.lower() in ("authorizationfailed", "linkedauthorizationfailed"):
+        found = _SCOPE.search(message)
+        where = found.group(1) if found else "(the vault named in the request)"
+        return f"grant the Function App's identity the Backup Operator role on the Backup vault {where}"
+    return None
+
+
+def _status_advice(status: int | None, code: str) -> str | None:
+    if status == 404:
+        return (
+            "check the backup instance id (subscription, resource group, vault and instance names) and the "
+            "recovery point or job id; the identity also needs read access to the vault"
+        )
+    if status == 409:
+        if is_retryable(409, code):
+            return "another operation is running on this backup instance; the restore will retry after it"
+        return "the target already holds files with this prefix or the instance is busy; choose another filePrefix"
+    if status == 429:
+        return "ARM throttled the request; it is retried after Retry-After"
+    if status is not None and (status >= 500 or status == 408):
+        return (
+            "the service failed transiently; the call is retried. If it persists, open a support case "
+            "quoting the correlation id"
+        )
+    return None
+
+
+def _content_advice(lowered: str) -> str:
+    if "crosssubscription" in lowered:
+        return "enable cross-subscription restore on the Backup vault, or restore into the vault's subscription"
+    if "crosstenant" in lowered:
+        return "set AllowCrossTenantReplication=true on the target storage account"
+    return "fix the request as the service's message says; it will not succeed unchanged"
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,97 @@
+"""The restore orchestration's input and output records.
+
+The starter validates the caller's request and snapshots the settings the orchestrator needs (poll bounds,
+deadline, retry budget), because an orchestrator must not read the environment: on replay it would see
+whatever the settings are then. Everything here is plain JSON on the durable boundary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pgflex_restore.models import RestoreRequest
+from pgflex_restore.polling import PollPolicy
+from pgflex_restore.settings import Settings
+
+# Polls per job-tracking generation before continue-as-new. Each poll adds about eight history events (activity
+# scheduled/completed, timer created/fired and two episode markers each), so 25 keeps a generation near 200.
+POLLS_PER_GENERATION = 25
+
+
+@dataclass(frozen=True)
+class PollBounds:
+    min_seconds: float
+    max_seconds: float
+    default_seconds: float
+
+    def policy(self) -> PollPolicy:
+        return PollPolicy(self.min_seconds, self.max_seconds, self.default_seconds)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"min": self.min_seconds, "max": self.max_seconds, "default": self.default_seconds}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PollBounds:
+        return cls(float(data["min"]), float(data["max"]), float(data["default"]))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollBounds:
+        return cls(settings.poll_min_seconds, settings.poll_max_seconds, settings.poll_default_seconds)
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """What one restore orchestration runs: the validated request plus the settings snapshot."""
+
+    restore_id: str
+    request: dict[str, Any]
+    backup_instance: str
+    validate_only: bool
+    poll: PollBounds
+    timeout_seconds: float
+    max_transient_retries: int
+    polls_per_generation: int = POLLS_PER_GENERATION
+    origin: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls, restore_id: str, request: RestoreRequest, settings: Settings, origin: dict[str, Any] | None = None
+    ) -> RestorePlan:
+        return cls(
+            restore_id=restore_id,
+            request=request.to_dict(),
+            backup_instance=str(request.backup_instance),
+            validate_only=request.validate_only,
+            poll=PollBounds.from_settings(settings),
+            timeout_seconds=settings.restore_timeout.total_seconds(),
+            max_transient_retries=settings.max_transient_retries,
+            origin=origin or {},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "restoreId": self.restore_id,
+            "request": self.request,
+            "backupInstance": self.backup_instance,
+            "validateOnly": self.validate_only,
+            "poll": self.poll.to_dict(),
+            "timeoutSeconds": self.timeout_seconds,
+            "maxTransientRetries": self.max_transient_retries,
+            "pollsPerGeneration": self.polls_per_generation,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RestorePlan:
+        return cls(
+            restore_id=str(data["restoreId"]),
+            request=dict(data["request"]),
+            backup_instance=str(data["backupInstance"]),
+            validate_only=bool(data["validateOnly"]),
+            poll=PollBounds.from_dict(data["poll"]),
+            timeout_seconds=float(data["timeoutSeconds"]),
+            max_transient_retries=int(data["maxTransientRetries"]),
+            polls_per_generation=int(data.get("pollsPerGeneration", POLLS_PER_GENERATION)),
+            origin=dict(data.get("origin") or {}),
+        )

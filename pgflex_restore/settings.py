@@ -1,0 +1,244 @@
+"""The app's settings: read once from the environment, validated up front, then passed around frozen.
+
+A typo in an app setting must stop the app at start-up with the setting's name, not surface hours later as an
+odd restore failure; so ``from_env`` checks everything and reports every bad setting in one error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from .errors import ConfigurationError
+from .ids import VaultId
+from .polling import PollPolicy
+from .targets import is_loopback_host, normalize_container_url
+from .timeutil import parse_duration_or_seconds
+
+SUPPORTED_API_VERSIONS = ("2021-07-01", "2026-06-01")
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the app reads; field docs are in DESIGN.md's settings table."""
+
+    arm_endpoint: str = DEFAULT_ARM_ENDPOINT
+    api_version: str = "2026-06-01"
+    client_id: str | None = None
+    restore_target_allowlist: tuple[str, ...] = ()
+    restore_timeout: timedelta = timedelta(hours=24)
+    poll_min_seconds: float = 5.0
+    poll_max_seconds: float = 600.0
+    poll_default_seconds: float = 30.0
+    http_connect_timeout: float = 10.0
+    http_read_timeout: float = 60.0
+    restore_requests_queue: str = "restore-requests"
+    restore_vaults: tuple[VaultId, ...] = ()
+    alert_restore_target: str | None = None
+    drill_schedule: str = "0 0 3 * * *"
+    drill_plan: str | None = None
+    max_transient_retries: int = 8
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Validate ``env`` (blank values count as unset); raise one ConfigurationError naming every bad setting."""
+        problems: dict[str, str] = {}
+
+        def read(name: str, parse: Callable[[str], T], default: T) -> T:
+            raw = env.get(name)
+            if raw is None or not raw.strip():
+                return default
+            try:
+                return parse(raw.strip())
+            except ValueError as exc:
+                problems[name] = str(exc)
+                return default
+
+        no_urls: tuple[str, ...] = ()
+        no_vaults: tuple[VaultId, ...] = ()
+        poll_min = read("POLL_MIN_SECONDS", _non_negative_float, 5.0)
+        poll_max = read("POLL_MAX_SECONDS", _positive_float, 600.0)
+        poll_default = read("POLL_DEFAULT_SECONDS", _positive_float, 30.0)
+        settings = cls(
+            arm_endpoint=read("ARM_ENDPOINT", _arm_endpoint, DEFAULT_ARM_ENDPOINT),
+            api_version=read("DATAPROTECTION_API_VERSION", _api_version, "2026-06-01"),
+            client_id=read("AZURE_CLIENT_ID", _client_id, None),
+            restore_target_allowlist=read("RESTORE_TARGET_ALLOWLIST", _allowlist, no_urls),
+            restore_timeout=read("RESTORE_TIMEOUT", _positive_duration, timedelta(hours=24)),
+            poll_min_seconds=poll_min,
+            poll_max_seconds=poll_max,
+            poll_default_seconds=poll_default,
+            http_connect_timeout=read("HTTP_CONNECT_TIMEOUT_SECONDS", _positive_float, 10.0),
+            http_read_timeout=read("HTTP_READ_TIMEOUT_SECONDS", _positive_float, 60.0),
+            restore_requests_queue=read("RESTORE_REQUESTS_QUEUE", _queue_name, "restore-requests"),
+            restore_vaults=read("RESTORE_VAULTS", _vaults, no_vaults),
+            alert_restore_target=read("ALERT_RESTORE_TARGET", normalize_container_url, None),
+            drill_schedule=read("DRILL_SCHEDULE", _ncrontab, "0 0 3 * * *"),
+            drill_plan=read("DRILL_PLAN", str, None),
+            max_transient_retries=read("MAX_TRANSIENT_RETRIES", _non_negative_int, 8),
+        )
+        poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
+        if not any(n in problems for n in poll_names) and not poll_min <= poll_default <= poll_max:
+            problems["POLL_DEFAULT_SECONDS"] = (
+                "need POLL_MIN_SECONDS <= POLL_DEFAULT_SECONDS <= POLL_MAX_SECONDS, "
+                f"got {poll_min} / {poll_default} / {poll_max}"
+            )
+        if problems:
+            raise ConfigurationError(problems)
+        return settings
+
+    def poll_policy(self) -> PollPolicy:
+        """The wait bounds as a PollPolicy."""
+        return PollPolicy(self.poll_min_seconds, self.poll_max_seconds, self.poll_default_seconds)
+
+    @property
+    def http_timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` as requests wants it."""
+        return (self.http_connect_timeout, self.http_read_timeout)
+
+    def target_allowed(self, container_url: str) -> bool:
+        """Is this container URL on the allowlist (compared in normal form)?"""
+        try:
+            return normalize_container_url(container_url) in self.restore_target_allowlist
+        except ValueError:
+            return False
+
+
+_cached: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide Settings, read from ``os.environ`` on first use."""
+    global _cached  # noqa: PLW0603 - one cache per process is the point
+    if _cached is None:
+        _cached = Settings.from_env(os.environ)
+    return _cached
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached Settings (tests change the environment)."""
+    global _cached  # noqa: PLW0603
+    _cached = None
+
+
+def _arm_endpoint(text: str) -> str:
+    value = text.rstrip("/")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a URL") from exc
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an https URL such as https://management.azure.com")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
+    if parts.query or parts.fragment or parts.username:
+        raise ValueError("the ARM endpoint must have no query, fragment or credentials")
+    return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}"
+
+
+def _api_version(text: str) -> str:
+    if text not in SUPPORTED_API_VERSIONS:
+        raise ValueError(f"{text!r} is not supported; use one of {', '.join(SUPPORTED_API_VERSIONS)}")
+    return text
+
+
+def _client_id(text: str) -> str:
+    try:
+        uuid.UUID(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a client id (a GUID)") from exc
+    return text
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _allowlist(text: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in _split(text):
+        try:
+            out.append(normalize_container_url(item))
+        except ValueError as exc:
+            raise ValueError(f"entry {item!r}: {exc}") from exc
+    return tuple(dict.fromkeys(out))
+
+
+def _vaults(text: str) -> tuple[VaultId, ...]:
+    out: list[VaultId] = []
+    for item in _split(text):
+        try:
+            out.append(VaultId.parse(item))
+        except ValueError as exc:
+            raise ValueError(f"entry {item!r}: {exc}") from exc
+    return tuple(dict.fromkeys(out))
+
+
+def _positive_duration(text: str) -> timedelta:
+    value = parse_duration_or_seconds(text)
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a number") from exc
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise ValueError("must be greater than zero")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a whole number") from exc
+    if value < 0:
+        raise ValueError("must not be negative")
+    return value
+
+
+def _queue_name(text: str) -> str:
+    if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]", text):
+        raise ValueError(f"{text!r} is not a valid queue name (3-63 lower-case letters, digits, single hyphens)")
+    return text
+
+
+_NCRONTAB_FIELDS = 6
+
+
+def _ncrontab(text: str) -> str:
+    fields = text.split()
+    if len(fields) != _NCRONTAB_FIELDS:
+        raise ValueError(
+            f"{text!r} is not an NCRONTAB expression with 6 fields (second minute hour day month weekday)"
+        )
+    return " ".join(fields)
