@@ -194,6 +194,9 @@ class _Parser:
         if not isinstance(value, dict):
             self.fail("backupInstance", "must be an ARM id string or an object with the four parts", "type")
             return None
+        return self.backup_instance_parts(value)
+
+    def backup_instance_parts(self, value: dict[str, Any]) -> BackupInstanceId | None:
         before = len(self.errors)
         for key in sorted(set(value) - set(_BI_PARTS)):
             self.fail(f"backupInstance.{key}", f"unknown field {key!r}", "unknown")
@@ -223,6 +226,10 @@ class _Parser:
             return RecoveryPointChoice("before", None, before) if before else RecoveryPointChoice("latest")
         if data.get("before") is not None:
             self.fail("before", "only allowed with recoveryPoint \"latest\"", "conflict")
+        point = self.point_id(text, bi)
+        return RecoveryPointChoice.by_id(point) if point else None
+
+    def point_id(self, text: str, bi: BackupInstanceId | None) -> str | None:
         if text.startswith("/"):
             try:
                 rp = RecoveryPointId.parse(text)
@@ -236,7 +243,7 @@ class _Parser:
         if not _POINT_ID.match(text):
             self.fail("recoveryPoint", f"{text!r} is not a recovery point id")
             return None
-        return RecoveryPointChoice.by_id(text)
+        return text
 
     def target(self, value: object) -> tuple[str | None, str | None]:
         if value is None:

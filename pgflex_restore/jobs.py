@@ -1,0 +1,184 @@
+"""Backup jobs (``AzureBackupJobResource``): the long tail of a restore, tracked until terminal.
+
+The job ``status`` is free text that changed between api-versions (InProgress/Completed vs Started/Success...);
+``outcome`` reduces it to five values the orchestration can branch on. Anything unrecognised means "running",
+because ending a watch early is worse than polling a finished job once more.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from .timeutil import format_datetime, parse_elapsed_seconds, parse_service_datetime
+
+JobOutcome = Literal["running", "succeeded", "succeeded_with_warnings", "failed", "cancelled"]
+_OUTCOMES: dict[str, JobOutcome] = {
+    "completed": "succeeded",
+    "succeeded": "succeeded",
+    "success": "succeeded",
+    "completedwithwarnings": "succeeded_with_warnings",
+    "successwithwarning": "succeeded_with_warnings",
+    "successwithwarnings": "succeeded_with_warnings",
+    "succeededwithwarnings": "succeeded_with_warnings",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
+_PERCENT = re.compile(r"^\s*(\d{1,3}(?:\.\d+)?)\s*%?\s*$")
+_PROGRESS_KEYS = ("progresspercentage", "progresspercent", "percentcomplete", "progress")
+
+
+def job_outcome(status: str | None) -> JobOutcome:
+    """Map a job status (any casing, either api-version's vocabulary) to an outcome."""
+    key = (status or "").replace(" ", "").replace("_", "").lower()
+    return _OUTCOMES.get(key, "running")
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _percent(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and (match := _PERCENT.match(value)):
+        number = float(match.group(1))
+    else:
+        return None
+    return number if 0.0 <= number <= 100.0 else None
+
+
+def _progress(outcome: JobOutcome, extended: Mapping[str, Any]) -> float | None:
+    """100 when succeeded; else a percentage the service actually reported; else None (unknown, not guessed)."""
+    if outcome in ("succeeded", "succeeded_with_warnings"):
+        return 100.0
+    if outcome != "running":
+        return None
+    details = extended.get("additionalDetails")
+    if isinstance(details, Mapping):
+        for key, value in details.items():
+            if str(key).lower() in _PROGRESS_KEYS and (pct := _percent(value)) is not None:
+                return pct
+    tasks = [t for t in extended.get("subTasks") or [] if isinstance(t, Mapping)]
+    reported = [p for t in tasks if (p := _percent(t.get("taskProgress"))) is not None]
+    if reported and len(reported) == len(tasks):
+        return round(sum(reported) / len(reported), 2)
+    return None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the app reports about a backup job."""
+
+    arm_id: str | None
+    guid: str
+    status: str
+    outcome: JobOutcome
+    operation: str | None = None
+    operation_category: str | None = None
+    backup_instance_id: str | None = None
+    data_source_id: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration_seconds: float | None = None
+    progress_percent: float | None = None
+    error_details: tuple[dict[str, Any], ...] = ()
+    recovery_destination: str | None = None
+    restore_type: str | None = None
+    additional_details: dict[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def done(self) -> bool:
+        """Terminal outcome reached."""
+        return self.outcome != "running"
+
+    @property
+    def is_restore(self) -> bool:
+        """A restore job (operationCategory or operation says so)."""
+        text = f"{self.operation_category or ''} {self.operation or ''}".lower()
+        return "restore" in text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "arm_id": self.arm_id,
+            "guid": self.guid,
+            "status": self.status,
+            "outcome": self.outcome,
+            "operation": self.operation,
+            "operation_category": self.operation_category,
+            "backup_instance_id": self.backup_instance_id,
+            "data_source_id": self.data_source_id,
+            "start_time": format_datetime(self.start_time) if self.start_time else None,
+            "end_time": format_datetime(self.end_time) if self.end_time else None,
+            "duration_seconds": self.duration_seconds,
+            "progress_percent": self.progress_percent,
+            "error_details": [dict(e) for e in self.error_details],
+            "recovery_destination": self.recovery_destination,
+            "restore_type": self.restore_type,
+            "additional_details": dict(self.additional_details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Job:
+        """Inverse of to_dict."""
+        status = str(data.get("status") or "")
+        return cls(
+            arm_id=_str(data.get("arm_id")),
+            guid=str(data["guid"]),
+            status=status,
+            outcome=job_outcome(status),
+            operation=_str(data.get("operation")),
+            operation_category=_str(data.get("operation_category")),
+            backup_instance_id=_str(data.get("backup_instance_id")),
+            data_source_id=_str(data.get("data_source_id")),
+            start_time=parse_service_datetime(data.get("start_time")),
+            end_time=parse_service_datetime(data.get("end_time")),
+            duration_seconds=_number(data.get("duration_seconds")),
+            progress_percent=_number(data.get("progress_percent")),
+            error_details=tuple(dict(e) for e in data.get("error_details") or [] if isinstance(e, Mapping)),
+            recovery_destination=_str(data.get("recovery_destination")),
+            restore_type=_str(data.get("restore_type")),
+            additional_details={str(k): str(v) for k, v in (data.get("additional_details") or {}).items()},
+        )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def parse_job(resource: Mapping[str, Any]) -> Job:
+    """Parse an ``AzureBackupJobResource``; raises ValueError when it has no name or id."""
+    props = resource.get("properties")
+    props = props if isinstance(props, Mapping) else {}
+    extended = props.get("extendedInfo")
+    extended = extended if isinstance(extended, Mapping) else {}
+    arm_id = _str(resource.get("id"))
+    guid = _str(resource.get("name")) or (arm_id.rstrip("/").rsplit("/", 1)[-1] if arm_id else None)
+    if not guid:
+        raise ValueError("job has neither name nor id")
+    status = _str(props.get("status")) or "Unknown"
+    outcome = job_outcome(status)
+    details = extended.get("additionalDetails")
+    return Job(
+        arm_id=arm_id,
+        guid=guid,
+        status=status,
+        outcome=outcome,
+        operation=_str(props.get("operation")),
+        operation_category=_str(props.get("operationCategory")),
+        backup_instance_id=_str(props.get("backupInstanceId")),
+        data_source_id=_str(props.get("dataSourceId")),
+        start_time=parse_service_datetime(props.get("startTime")),
+        end_time=parse_service_datetime(props.get("endTime")),
+        duration_seconds=parse_elapsed_seconds(props.get("duration")),
+        progress_percent=_progress(outcome, extended),
+        error_details=tuple(dict(e) for e in props.get("errorDetails") or [] if isinstance(e, Mapping)),
+        recovery_destination=_str(extended.get("recoveryDestination")),
+        restore_type=_str(props.get("restoreType")),
+        additional_details={str(k): str(v) for k, v in details.items()} if isinstance(details, Mapping) else {},
+    )
