@@ -1,0 +1,321 @@
+"""The Microsoft.DataProtection REST client: one method per call the restore flow makes, nothing more.
+
+It sends one request (plus at most one retry after a rejected token), parses the answer and returns it with the
+headers the orchestrator needs. It never sleeps and never polls: waiting is the orchestrator's job (durable
+timers). Status and result URLs from response headers are sent exactly as received, and only to the ARM host
+the client was configured with, so the bearer token never leaves ARM. Tokens and query strings are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from .cloud_error import header, parse_cloud_error
+from .errors import DataProtectionError, TransportError
+from .ids import BackupInstanceId, RecoveryPointId, VaultId, job_guid
+from .jobs import Job, parse_job
+from .lro import AsyncOperation, OperationPoll, OperationResultPoll
+from .parsing import (
+    BackupInstance,
+    RecoveryPoint,
+    parse_backup_instance,
+    parse_operation_result,
+    parse_operation_status,
+    parse_recovery_point,
+)
+from .timeutil import format_filter_datetime
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_TOKEN_REJECTED = re.compile(r"expired|invalid\w*token|token\w*invalid", re.IGNORECASE)
+_PATH_SAFE = "/-._~:@!$&'()*+,;="
+_MAX_PAGES = 10_000
+
+
+def make_credential(settings: Settings) -> TokenCredential:
+    """ManagedIdentityCredential for a user-assigned identity (AZURE_CLIENT_ID), else DefaultAzureCredential."""
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if settings.client_id:
+        return ManagedIdentityCredential(client_id=settings.client_id)
+    return DefaultAzureCredential()
+
+
+def _safe_url(url: str) -> str:
+    """scheme://host/path only: a query may hold a SAS or a token, so it never reaches a log."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default)
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True only when the request certainly did not reach the server (connect refused / timed out, TLS)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError | ConnectTimeoutError):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend([getattr(item, "reason", None), item.__cause__, item.__context__, *item.args])
+    return False
+
+
+class DataProtectionClient:
+    """Calls Microsoft.DataProtection for one ARM endpoint and api-version; every method raises typed errors.
+
+    :param credential: any azure-identity credential; tokens are requested for ``{arm_endpoint}/.default``.
+    :param credential_factory: builds a fresh credential when ARM rejects a token as expired/invalid
+        (a new credential has an empty cache, so the retry really gets a new token).
+    :param timeout: ``(connect, read)`` seconds for every request.
+    """
+
+    def __init__(
+        self,
+        arm_endpoint: str,
+        api_version: str,
+        credential: TokenCredential,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (10, 60),
+        credential_factory: Callable[[], TokenCredential] | None = None,
+    ) -> None:
+        self.arm_endpoint = arm_endpoint.rstrip("/")
+        if _origin(self.arm_endpoint)[1] == "":
+            raise ValueError(f"arm_endpoint {arm_endpoint!r} has no host")
+        self.api_version = api_version
+        self.scope = f"{self.arm_endpoint}/.default"
+        self.timeout = timeout
+        self._credential = credential
+        self._credential_factory = credential_factory
+        self._session = session or requests.Session()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, credential: TokenCredential | None = None, *, session: requests.Session | None = None
+    ) -> DataProtectionClient:
+        """A client configured from Settings; builds the credential (and its refresh factory) when none is given."""
+        factory = None if credential is not None else (lambda: make_credential(settings))
+        return cls(
+            settings.arm_endpoint,
+            settings.api_version,
+            credential if credential is not None else make_credential(settings),
+            session=session,
+            timeout=settings.http_timeout,
+            credential_factory=factory,
+        )
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _url(self, path: str, query: Mapping[str, str] | None = None) -> str:
+        params = {"api-version": self.api_version, **(query or {})}
+        encoded = "&".join(f"{key}={quote(value, safe='')}" for key, value in params.items())
+        return f"{self.arm_endpoint}{quote(path, safe=_PATH_SAFE)}?{encoded}"
+
+    def _token(self, *, fresh: bool) -> str:
+        if fresh and self._credential_factory is not None:
+            self._credential = self._credential_factory()
+        try:
+            return self._credential.get_token(self.scope).token
+        except Exception as exc:
+            raise TransportError(
+                f"could not get a token for {self.scope}: {type(exc).__name__}: {exc}",
+                request_sent=False,
+                advice="check the Function App's managed identity (AZURE_CLIENT_ID) or the local Azure login",
+            ) from exc
+
+    def _send(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
+        if _origin(url) != _origin(self.arm_endpoint):
+            raise ValueError(f"refusing to send the ARM token to {_safe_url(url)}: not {self.arm_endpoint}")
+        for attempt in range(2):
+            headers = {
+                "Authorization": f"Bearer {self._token(fresh=attempt > 0)}",
+                "x-ms-client-request-id": str(uuid.uuid4()),
+                "Accept": "application/json",
+            }
+            prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, json=body))
+            prepared.url = url  # exactly as received or built: no re-quoting by requests
+            env = self._session.merge_environment_settings(url, {}, None, None, None)
+            try:
+                response = self._session.send(prepared, timeout=self.timeout, allow_redirects=False, **env)
+            except requests.RequestException as exc:
+                sent = not _never_sent(exc)
+                raise TransportError(
+                    f"{method} {_safe_url(url)} got no response ({type(exc).__name__}); "
+                    f"{'the server may have received it' if sent else 'it was not sent'}",
+                    request_sent=sent,
+                ) from exc
+            logger.debug(
+                "%s %s -> %s client-request-id=%s request-id=%s correlation-id=%s",
+                method, _safe_url(url), response.status_code, headers["x-ms-client-request-id"],
+                header(response.headers, "x-ms-request-id"), header(response.headers, "x-ms-correlation-request-id"),
+            )
+            if response.status_code == 401 and attempt == 0 and self._token_rejected(response):
+                logger.info("ARM rejected the token as expired/invalid; retrying once with a fresh token")
+                continue
+            return response
+        return response
+
+    @staticmethod
+    def _token_rejected(response: requests.Response) -> bool:
+        error = parse_cloud_error(401, response.content, response.headers)
+        challenge = header(response.headers, "WWW-Authenticate") or ""
+        return bool(_TOKEN_REJECTED.search(error.code)) or "invalid_token" in challenge
+
+    @staticmethod
+    def _check(response: requests.Response, ok: tuple[int, ...] = (200,)) -> None:
+        if response.status_code not in ok:
+            raise parse_cloud_error(response.status_code, response.content, response.headers)
+
+    @staticmethod
+    def _json(response: requests.Response) -> dict[str, Any]:
+        if not response.content.strip():
+            return {}
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise DataProtectionError(
+                f"HTTP {response.status_code} with a body that is not JSON", retryable=True,
+                advice="the service answered garbage; the call is retried",
+            ) from exc
+        if not isinstance(data, dict):
+            raise DataProtectionError(f"HTTP {response.status_code} body is not a JSON object", retryable=True)
+        return data
+
+    def _pages(self, url: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        next_url: str | None = url
+        while next_url:
+            if next_url in seen or len(seen) >= _MAX_PAGES:
+                raise DataProtectionError(f"paging loop at {_safe_url(next_url)}: the same nextLink came back")
+            seen.add(next_url)
+            response = self._send("GET", next_url)
+            self._check(response)
+            page = self._json(response)
+            items.extend(v for v in page.get("value") or [] if isinstance(v, dict))
+            link = page.get("nextLink")
+            next_url = link if isinstance(link, str) and link else None
+        return items
+
+    def _lro(self, url: str, body: Mapping[str, Any]) -> AsyncOperation:
+        response = self._send("POST", url, body)
+        self._check(response, (200, 201, 202, 204))
+        headers = response.headers
+        done = response.status_code != 202
+        return AsyncOperation(
+            status_url=header(headers, "Azure-AsyncOperation"),
+            result_url=header(headers, "Location"),
+            retry_after=header(headers, "Retry-After"),
+            job_id=parse_operation_result(self._json(response)) if done else None,
+            done=done,
+            request_id=header(headers, "x-ms-request-id"),
+            correlation_id=header(headers, "x-ms-correlation-request-id"),
+        )
+
+    # -- the REST calls -------------------------------------------------------------------------------------
+
+    def list_recovery_points(
+        self, bi: BackupInstanceId, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[RecoveryPoint]:
+        """RecoveryPoints_List, every page; ``start``/``end`` (aware) become the CLI-style ``$filter``.
+
+        Points the service lists without a time are skipped (logged): they cannot be chosen.
+
+        :raises ApiError: an error response. :raises TransportError: no response.
+        """
+        clauses = []
+        if start is not None:
+            clauses.append(f"startDate eq '{format_filter_datetime(start)}'")
+        if end is not None:
+            clauses.append(f"endDate eq '{format_filter_datetime(end)}'")
+        query = {"$filter": " and ".join(clauses)} if clauses else None
+        points = []
+        for item in self._pages(self._url(f"{bi.path}/recoveryPoints", query)):
+            try:
+                points.append(parse_recovery_point(item))
+            except ValueError as exc:
+                logger.warning("skipping an unusable recovery point of %s: %s", bi, exc)
+        return points
+
+    def get_recovery_point(self, bi: BackupInstanceId, recovery_point_id: str) -> RecoveryPoint:
+        """RecoveryPoints_Get. :raises NotFoundError: no such point. :raises ApiError, TransportError:"""
+        path = RecoveryPointId(bi, recovery_point_id).path
+        response = self._send("GET", self._url(path))
+        self._check(response)
+        return parse_recovery_point(self._json(response))
+
+    def validate_restore(self, bi: BackupInstanceId, restore_body: Mapping[str, Any]) -> AsyncOperation:
+        """BackupInstances_ValidateForRestore with the body wrapped as ValidateRestoreRequestObject.
+
+        ``restore_body`` is the unwrapped restore body (it is wrapped here unless already wrapped).
+        A 202 without Azure-AsyncOperation and Location returns both URLs None: look for the outcome elsewhere.
+        :raises ApiError, TransportError:
+        """
+        wrapped = restore_body if "restoreRequestObject" in restore_body else {"restoreRequestObject": restore_body}
+        return self._lro(self._url(f"{bi.path}/validateRestore"), wrapped)
+
+    def trigger_restore(self, bi: BackupInstanceId, restore_body: Mapping[str, Any]) -> AsyncOperation:
+        """BackupInstances_TriggerRestore. Not retried here: a TransportError with ``request_sent`` means the
+        restore may have started, so look for its job (``list_jobs``) before posting again.
+
+        :raises ApiError, TransportError:
+        """
+        return self._lro(self._url(f"{bi.path}/restore"), restore_body)
+
+    def get_operation_status(self, status_url: str) -> OperationPoll:
+        """GET the Azure-AsyncOperation URL exactly as received. :raises ApiError, TransportError:"""
+        response = self._send("GET", status_url)
+        self._check(response, (200, 202))
+        return OperationPoll(parse_operation_status(self._json(response)), header(response.headers, "Retry-After"))
+
+    def get_operation_result(self, result_url: str) -> OperationResultPoll:
+        """GET the Location URL exactly as received: 202 = still running. :raises ApiError, TransportError:"""
+        response = self._send("GET", result_url)
+        self._check(response, (200, 202, 204))
+        retry_after = header(response.headers, "Retry-After")
+        if response.status_code == 202:
+            return OperationResultPoll(done=False, job_id=None, retry_after=retry_after)
+        return OperationResultPoll(True, parse_operation_result(self._json(response)), retry_after)
+
+    def get_job(self, vault: VaultId, job_id: str) -> Job:
+        """Jobs_Get; ``job_id`` may be a full ARM id or the bare GUID. :raises ApiError, TransportError:"""
+        response = self._send("GET", self._url(f"{vault.path}/backupJobs/{job_guid(job_id)}"))
+        self._check(response)
+        return parse_job(self._json(response))
+
+    def list_jobs(self, vault: VaultId) -> list[Job]:
+        """Jobs_List, every page. :raises ApiError, TransportError:"""
+        return [parse_job(item) for item in self._pages(self._url(f"{vault.path}/backupJobs"))]
+
+    def list_backup_instances(self, vault: VaultId) -> list[BackupInstance]:
+        """BackupInstances_List, every page. :raises ApiError, TransportError:"""
+        return [parse_backup_instance(i) for i in self._pages(self._url(f"{vault.path}/backupInstances"))]
