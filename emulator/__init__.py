@@ -1,0 +1,10 @@
+"""Local stand-in for Microsoft.DataProtection (Azure Backup) and the App Service managed-identity endpoint.
+
+Shares no code with the app's core package: it works from the official swagger in azure-spec/ directly.
+"""
+
+from .clock import RealClock, VirtualClock
+from .scenario import Scenario, ScenarioError
+from .server import EmulatorServer
+
+__all__ = ["EmulatorServer", "RealClock", "Scenario", "ScenarioError", "VirtualClock"]

@@ -1,0 +1,119 @@
+"""Managed-identity tokens: the App Service token endpoint, and ARM's bearer-token check.
+
+Tokens are opaque random strings remembered with an expiry on the real wall clock (azure-identity computes
+``expires_in`` from ``time.time()``), so token refresh can be tested with a short lifetime.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from .errors import ArmError
+
+# Audiences ARM accepts for its own tokens (azure-identity strips "/.default" from the scope).
+ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net")
+IDENTITY_PATH = "/msi/token"
+IDENTITY_API_VERSION = "2019-08-01"
+
+
+@dataclass
+class _Token:
+    resource: str
+    expires_on: float
+
+
+class TokenStore:
+    """Issues and checks bearer tokens."""
+
+    def __init__(self, lifetime_seconds: int = 3600) -> None:
+        self.lifetime_seconds = lifetime_seconds
+        self.identity_header = secrets.token_urlsafe(24)
+        self._tokens: dict[str, _Token] = {}
+        self._lock = threading.Lock()
+        self.own_audiences: tuple[str, ...] = ()
+
+    def issue(self, resource: str) -> dict[str, Any]:
+        """The App Service protocol's answer (``expires_on`` as epoch seconds, in a string as App Service does)."""
+        token = secrets.token_urlsafe(32)
+        expires_on = int(time.time()) + self.lifetime_seconds
+        with self._lock:
+            self._tokens[token] = _Token(resource, expires_on)
+        return {
+            "access_token": token,
+            "expires_on": str(expires_on),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": "00000000-0000-0000-0000-0000000e5e1f",
+        }
+
+    def revoke_all(self) -> int:
+        """Make every token issued so far expired; the next ARM call with one of them gets 401."""
+        now = time.time() - 1
+        with self._lock:
+            for token in self._tokens.values():
+                token.expires_on = min(token.expires_on, now)
+            return len(self._tokens)
+
+    def check(self, authorization: str | None) -> None:
+        """Raise ARM's 401 unless ``authorization`` carries a known, unexpired token for ARM."""
+        if not authorization:
+            raise _unauthorized(
+                "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
+                "The authentication failed because of missing 'Authorization' header.",
+            )
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise _unauthorized(
+                "InvalidAuthenticationToken", "The access token is invalid.",
+                "The authentication failed because of missing 'Bearer' scheme.",
+            )
+        with self._lock:
+            token = self._tokens.get(value.strip())
+        if token is None:
+            raise _unauthorized("InvalidAuthenticationToken", "The access token is invalid.",
+                                "The access token is invalid.")
+        audiences = {a.rstrip("/").lower() for a in (*ARM_AUDIENCES, *self.own_audiences)}
+        if token.resource.rstrip("/").lower() not in audiences:
+            raise _unauthorized(
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{token.resource}'. "
+                f"It should exactly match with one of the allowed audiences '{', '.join(ARM_AUDIENCES)}'.",
+                "The access token has been obtained for a wrong audience.",
+            )
+        now = time.time()
+        if token.expires_on <= now:
+            expired = _dotnet_time(token.expires_on)
+            current = _dotnet_time(now)
+            message = f"The access token expiry UTC time '{expired}' is earlier than current UTC time '{current}'."
+            raise _unauthorized("ExpiredAuthenticationToken", message, message)
+
+    def identity_response(self, query: dict[str, str], header: str | None) -> tuple[int, dict[str, Any]]:
+        """Answer ``GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=...`` as App Service does."""
+        if header != self.identity_header:
+            return 401, {"statusCode": 401, "message": "Unauthorized: the X-IDENTITY-HEADER is missing or wrong."}
+        if query.get("api-version") != IDENTITY_API_VERSION:
+            return 400, {"statusCode": 400, "message": f"api-version must be {IDENTITY_API_VERSION}."}
+        resource = query.get("resource", "")
+        if not resource:
+            return 400, {"statusCode": 400, "message": "The resource parameter is required."}
+        return 200, self.issue(resource)
+
+
+def _unauthorized(code: str, message: str, description: str) -> ArmError:
+    challenge = (
+        'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+        f'error="invalid_token", error_description="{description}"'
+    )
+    return ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
+
+
+def _dotnet_time(epoch: float) -> str:
+    """ARM's message timestamp, e.g. 11/25/2026 3:04:05 AM."""
+    dt = datetime.fromtimestamp(epoch, UTC)
+    hour = dt.hour % 12 or 12
+    return f"{dt.month}/{dt.day}/{dt.year} {hour}:{dt.minute:02d}:{dt.second:02d} {'AM' if dt.hour < 12 else 'PM'}"

@@ -1,0 +1,53 @@
+"""ARM-shaped errors: one exception type the router turns into a CloudError response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ArmError(Exception):
+    """An error answered as ``{"error": {"code", "message", "target"?, "details"?}}`` with an HTTP status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        target: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.target = target
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.target is not None:
+            error["target"] = self.target
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+def error_object(code: str, message: str, target: str | None = None) -> dict[str, Any]:
+    """The ``Error`` object of a failed operation status (same shape as CloudError's inner error)."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if target is not None:
+        error["target"] = target
+    return error
+
+
+def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:
+    """ARM's 404 for a missing resource, worded as ARM words it."""
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )

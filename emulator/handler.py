@@ -1,0 +1,198 @@
+"""HTTP plumbing: one request in, one ARM-shaped answer out (or a deliberate fault), logged for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .arm import Request, Response
+from .auth import IDENTITY_PATH
+from .clock import arm_time
+from .errors import ArmError
+from .spec import API_VERSIONS
+
+if TYPE_CHECKING:
+    from .server import EmulatorServer
+
+CONTROL_PREFIX = "/_emulator/"
+_LOGGED_HEADERS = ("x-ms-client-request-id", "content-type", "x-ms-correlation-request-id")
+
+
+class _Dropped(Exception):
+    """The connection was closed on purpose without an answer."""
+
+
+class EmulatorHandler(BaseHTTPRequestHandler):
+    """Dispatches to the identity endpoint, the control API or the ARM routes."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "pgflex-emulator"
+    emulator: EmulatorServer  # set on the subclass the server builds
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the stdlib's per-request stderr line; the request log is the record."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if split.path.startswith(CONTROL_PREFIX):
+            status, body = self.emulator.control.handle(self.command, split.path[len(CONTROL_PREFIX):], raw)
+            self._send(status, body, {})
+            return
+        entry: dict[str, Any] = {
+            "method": self.command,
+            "path": split.path,
+            "query": query,
+            "headers": self._logged_headers(),
+            "body": _json_or_text(raw),
+            "time": arm_time(self.emulator.state.now()),
+        }
+        try:
+            if split.path.rstrip("/") == IDENTITY_PATH:
+                status, token_body = self.emulator.tokens.identity_response(
+                    query, self.headers.get("X-IDENTITY-HEADER"))
+                entry["status"] = status
+                self._send(status, token_body, {})
+                return
+            response = self._arm(split.path, query, raw, entry)
+            entry["status"] = response.status
+            self._send(response.status, response.body, response.headers or {})
+        except _Dropped:
+            entry["status"] = None
+            self._drop()
+        finally:
+            self.emulator.record(entry)
+
+    def _arm(self, path: str, query: dict[str, str], raw: bytes, entry: dict[str, Any]) -> Response:
+        emulator = self.emulator
+        emulator.state.tick()
+        fault = emulator.faults.take(self.command, path)
+        if fault is not None:
+            entry["fault"] = fault.kind
+            if fault.kind == "delay":
+                time.sleep(fault.delay_seconds)
+            elif fault.kind == "drop":
+                raise _Dropped
+            elif fault.kind == "status":
+                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+                error = ArmError(fault.status, fault.error_code(),
+                                 fault.message or "The service is temporarily unavailable; retry later.",
+                                 headers=headers)
+                return self._finish(self._error(error), None)
+        try:
+            emulator.tokens.check(self.headers.get("Authorization"))
+            api_version = query.get("api-version")
+            if not api_version:
+                raise ArmError(400, "MissingApiVersionParameter",
+                               "The api-version query parameter (?api-version=) is required for all requests.")
+            if api_version not in API_VERSIONS:
+                raise ArmError(400, "InvalidApiVersionParameter",
+                               f"The api-version '{api_version}' is invalid. The supported versions are "
+                               f"'{','.join(reversed(API_VERSIONS))}'.")
+            subscription = _subscription(path)
+            decision = None
+            if subscription is not None:
+                kind = "reads" if self.command == "GET" else "writes"
+                decision = emulator.throttler.consume(subscription, kind, emulator.state.now())
+                if not decision.allowed:
+                    raise ArmError(429, "TooManyRequests",
+                                   f"The request is being throttled as the limit has been reached for operation "
+                                   f"type - '{'Read' if kind == 'reads' else 'Write'}'. Retry after "
+                                   f"{decision.retry_after} second(s).",
+                                   headers={"Retry-After": str(decision.retry_after), decision.header: "0"})
+            handler, params = emulator.routes.match(self.command, path, api_version)
+            host = self.headers.get("Host") or f"127.0.0.1:{emulator.port}"
+            request = Request(self.command, path, query, raw, api_version, f"http://{host}", params)
+            with emulator.state.lock:
+                response = handler(emulator.state, request)
+            if decision is not None:
+                response.headers = {**(response.headers or {}), decision.header: str(decision.remaining)}
+        except ArmError as error:
+            response = self._error(error)
+        return self._finish(response, fault.kind if fault is not None else None)
+
+    def _finish(self, response: Response, fault_kind: str | None) -> Response:
+        if fault_kind == "drop-after-processing":
+            raise _Dropped
+        return response
+
+    @staticmethod
+    def _error(error: ArmError) -> Response:
+        return Response(error.status, error.body(), dict(error.headers))
+
+    def _logged_headers(self) -> dict[str, Any]:
+        headers: dict[str, Any] = {"authorization": "Authorization" in self.headers}
+        for name in _LOGGED_HEADERS:
+            if self.headers.get(name) is not None:
+                headers[name] = self.headers[name]
+        return headers
+
+    def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        request_id = str(uuid.uuid4())
+        correlation = self.headers.get("x-ms-correlation-request-id") or str(uuid.uuid4())
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        standard = {
+            "Cache-Control": "no-cache",
+            "Pragma": "no-cache",
+            "Expires": "-1",
+            "x-ms-request-id": request_id,
+            "x-ms-correlation-request-id": correlation,
+            "x-ms-routing-request-id": f"WESTEUROPE:{stamp}:{request_id}",
+            "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if self.headers.get("x-ms-client-request-id"):
+            standard["x-ms-client-request-id"] = self.headers["x-ms-client-request-id"]
+        for name, value in {**standard, **headers}.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _subscription(path: str) -> str | None:
+    parts = path.split("/")
+    if len(parts) > 2 and parts[1].lower() == "subscriptions":
+        return parts[2]
+    return None
+
+
+def _json_or_text(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", errors="replace")

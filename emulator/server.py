@@ -1,0 +1,172 @@
+"""EmulatorServer: the DataProtection + managed-identity stand-in on 127.0.0.1, in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from .arm import ArmRoutes
+from .auth import IDENTITY_PATH, TokenStore
+from .clock import Clock, RealClock, arm_time
+from .control import Control
+from .faults import Fault, FaultPlan, Throttler
+from .handler import EmulatorHandler
+from .scenario import Scenario, Throttle
+from .state import EmulatorState
+from .storage import BlobTarget
+
+_TICK_SECONDS = 0.1
+
+
+class EmulatorServer:
+    """A running emulator. ``start()`` binds a free port unless one is given; ``stop()`` ends it."""
+
+    def __init__(
+        self,
+        scenario: Scenario | dict[str, Any],
+        *,
+        clock: Clock | None = None,
+        storage_connection_string: str | None = None,
+        token_lifetime_seconds: int = 3600,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.clock: Clock = clock or RealClock()
+        from .clock import utc_now
+
+        if not isinstance(scenario, Scenario):
+            scenario = Scenario.from_dict(scenario, utc_now(self.clock))
+        blobs = BlobTarget(storage_connection_string) if storage_connection_string else None
+        self.state = EmulatorState(scenario, self.clock, blobs)
+        self.tokens = TokenStore(token_lifetime_seconds)
+        self.faults = FaultPlan()
+        self.throttler = Throttler(dict(scenario.throttle))
+        self.routes = ArmRoutes()
+        self.control = Control(self)
+        self._requests: list[dict[str, Any]] = []
+        self._log_lock = threading.Lock()
+        self._host, self._port = host, port
+        self._httpd: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # lifecycle -------------------------------------------------------------------------------------------
+    def start(self) -> EmulatorServer:
+        handler = type("BoundEmulatorHandler", (EmulatorHandler,), {"emulator": self})
+        self._httpd = ThreadingHTTPServer((self._host, self._port), handler)
+        self._httpd.daemon_threads = True
+        self._port = int(self._httpd.server_address[1])
+        self.tokens.own_audiences = (self.url,)
+        self._threads = [
+            threading.Thread(target=self._httpd.serve_forever, name="emulator-http", daemon=True),
+            threading.Thread(target=self._tick_loop, name="emulator-ticker", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _tick_loop(self) -> None:
+        """Finish due jobs even when nobody polls (e.g. a test advances the clock and reads the blobs)."""
+        while not self._stopping.wait(_TICK_SECONDS):
+            try:
+                self.state.tick()
+            except Exception:  # noqa: S112 - a failed tick is retried on the next one
+                continue
+
+    # addresses -------------------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The ARM base URL (use as ARM_ENDPOINT / the SDK's base_url)."""
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def identity_endpoint(self) -> str:
+        return f"{self.url}{IDENTITY_PATH}"
+
+    @property
+    def identity_header(self) -> str:
+        return self.tokens.identity_header
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the app (and azure-identity) at this emulator."""
+        return {
+            "ARM_ENDPOINT": self.url,
+            "IDENTITY_ENDPOINT": self.identity_endpoint,
+            "IDENTITY_HEADER": self.identity_header,
+        }
+
+    # request log -----------------------------------------------------------------------------------------
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._log_lock:
+            self._requests.append(entry)
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """A copy of the request log (oldest first)."""
+        with self._log_lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._requests.clear()
+
+    # test helpers ----------------------------------------------------------------------------------------
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job with its status on the emulator clock, target and restored files."""
+        self.state.tick()
+        with self.state.lock:
+            now = self.state.now()
+            return [
+                {
+                    "id": job.id, "armId": job.arm_id, "status": job.status(now), "percent": job.percent(now),
+                    "backupInstance": job.instance.name, "vault": job.vault.name,
+                    "recoveryPointId": job.recovery_point.id, "targetUrl": job.target_url,
+                    "filePrefix": job.file_prefix, "startTime": arm_time(job.start),
+                    "files": [{"name": f.name, "size": f.size} for f in job.files],
+                    "error": job.error if job.status(now) == "Failed" else None,
+                }
+                for job in self.state.jobs.values()
+            ]
+
+    def inject_fault(self, kind: str = "status", *, count: int = 1, status: int = 503,
+                     retry_after: int | None = None, delay_seconds: float = 0.0, method: str | None = None,
+                     path: str | None = None, code: str | None = None, message: str | None = None) -> None:
+        """Fault the next ``count`` matching requests (kinds: status, drop, drop-after-processing, delay)."""
+        raw = {"kind": kind, "count": count, "status": status, "retryAfter": retry_after,
+               "delaySeconds": delay_seconds, "method": method, "path": path, "code": code, "message": message}
+        self.faults.add(Fault.from_dict(raw))
+
+    def set_throttle(self, subscription: str, throttle: Throttle | dict[str, float] | None) -> None:
+        """Token-bucket limits for one subscription (None removes them)."""
+        if isinstance(throttle, dict):
+            throttle = Throttle(**throttle)
+        self.throttler.configure(subscription, throttle)
+
+    def revoke_tokens(self) -> int:
+        return self.tokens.revoke_all()
+
+    def replace_scenario(self, scenario: Scenario) -> None:
+        self.state.replace_scenario(scenario)
+        self.throttler = Throttler(dict(scenario.throttle))
