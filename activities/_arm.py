@@ -1,0 +1,86 @@
+"""What every ARM activity shares: a client on the process's one credential, and the JSON result envelope.
+
+Activities return ``{"ok": true, ...}`` or ``{"ok": false, "error": {...}}`` instead of raising for service
+errors, because the orchestrator only ever sees a failed activity as a plain text exception: a dict keeps the
+ARM code, the correlation id and whether a retry can help. ``armCalls`` counts the HTTP requests each
+activity sent, so the result record can report how polite a restore was.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from pgflex_restore.client import DataProtectionClient, make_credential
+from pgflex_restore.errors import DataProtectionError, NoRecoveryPointError, PgflexError
+from pgflex_restore.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class _CountingAdapter(HTTPAdapter):
+    """Counts every request sent, including those that fail without a response."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        self.sent += 1
+        return super().send(request, *args, **kwargs)
+
+
+@functools.lru_cache(maxsize=8)
+def _credential(arm_endpoint: str, client_id: str | None) -> Any:
+    """One credential per identity, so azure-identity's token cache works across activity calls."""
+    return make_credential(get_settings())
+
+
+def reset_credentials() -> None:
+    """Forget cached credentials (tests point the app at a fresh emulator)."""
+    _credential.cache_clear()
+
+
+def _client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]:
+    adapter = _CountingAdapter()
+    session = requests.Session()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    client = DataProtectionClient(
+        settings.arm_endpoint,
+        settings.api_version,
+        _credential(settings.arm_endpoint, settings.client_id),
+        session=session,
+        timeout=(settings.http_connect_timeout, settings.http_read_timeout),
+    )
+    return client, adapter
+
+
+def run_arm(call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]]) -> dict[str, Any]:
+    """Run one ARM interaction and wrap its outcome in the envelope the orchestrators expect."""
+    settings = get_settings()
+    client, counter = _client(settings)
+    try:
+        result = dict(call(client, settings))
+    except DataProtectionError as exc:
+        log.warning("ARM call failed: %s", exc)
+        return {"ok": False, "error": exc.to_dict(), "armCalls": counter.sent}
+    except NoRecoveryPointError as exc:
+        return {"ok": False, "error": permanent_error("NoRecoveryPoint", str(exc)), "armCalls": counter.sent}
+    except PgflexError as exc:
+        return {"ok": False, "error": permanent_error(type(exc).__name__, str(exc)), "armCalls": counter.sent}
+    finally:
+        client_session = getattr(client, "session", None)
+        if isinstance(client_session, requests.Session):
+            client_session.close()
+    return {"ok": True, **result, "armCalls": counter.sent}
+
+
+def permanent_error(code: str, message: str, advice: str = "") -> dict[str, Any]:
+    """An error dict for failures that no retry can fix, shaped like DataProtectionError.to_dict()."""
+    return {"type": "PermanentError", "code": code, "message": message, "advice": advice, "retryable": False}

@@ -1,0 +1,130 @@
+"""The orchestrators' shared moves: call an ARM activity, wait with a durable timer, keep custom status current.
+
+Generators only: every helper is driven with ``yield from`` inside an orchestrator, so it yields durable tasks
+and gets their results back on replay. Nothing here reads the clock or the environment except through the
+orchestration context, which keeps replays deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from pgflex_restore.polling import PollPolicy
+
+Steps = Generator[Any, Any, Any]
+
+# Unexpected activity crashes (not ARM answers) are retried at most this often: they are usually bugs, but an
+# identity endpoint or DNS blip also shows up this way.
+MAX_CRASH_RETRIES = 2
+
+
+class StepFailed(Exception):
+    """An ARM call failed for good; ``error`` is the activity's error dict (code, message, advice, ids)."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message") or error.get("code") or "ARM call failed")
+        self.error = error
+
+
+class DeadlineExceeded(Exception):
+    """The overall restore deadline passed while waiting."""
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+class StatusBoard:
+    """The orchestration's custom status: small, always current, re-published on every change."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, **initial: Any) -> None:
+        self._context = context
+        self.values: dict[str, Any] = dict(initial)
+        self.publish()
+
+    def update(self, **changes: Any) -> None:
+        self.values.update(changes)
+        self.publish()
+
+    def publish(self) -> None:
+        self._context.set_custom_status({k: v for k, v in self.values.items() if v is not None})
+
+
+class ArmSteps:
+    """Activity calls with bounded, Retry-After-sized retries of transient failures, all on durable timers."""
+
+    def __init__(
+        self,
+        context: df.DurableOrchestrationContext,
+        policy: PollPolicy,
+        deadline: datetime,
+        max_retries: int,
+        board: StatusBoard,
+        *,
+        arm_calls: int = 0,
+        retries: int = 0,
+    ) -> None:
+        self.context = context
+        self.policy = policy
+        self.deadline = deadline
+        self.max_retries = max_retries
+        self.board = board
+        self.arm_calls = arm_calls
+        self.retries = retries
+
+    @property
+    def now(self) -> datetime:
+        return self.context.current_utc_datetime
+
+    def call_once(self, activity: str, payload: dict[str, Any]) -> Steps:
+        """One activity call; a crash becomes an error dict so callers handle every failure the same way."""
+        try:
+            result = yield self.context.call_activity(activity, payload)
+        except Exception as exc:  # the host hands over only the text: "Activity function 'x' failed: ..."
+            message = str(exc).split("\n")[0].strip()
+            return {"ok": False, "error": {"code": "ActivityFailed", "message": message, "retryable": True,
+                                           "crash": True}}
+        self.arm_calls += int(result.get("armCalls", 0))
+        return result
+
+    def call(self, activity: str, payload: dict[str, Any]) -> Steps:
+        """Call until it succeeds; transient errors wait (Retry-After or backoff), permanent ones raise StepFailed."""
+        attempt = 0
+        crashes = 0
+        while True:
+            result = yield from self.call_once(activity, payload)
+            if result.get("ok"):
+                return result
+            error = result["error"]
+            crashes += 1 if error.get("crash") else 0
+            if not error.get("retryable") or attempt >= self.max_retries or crashes > MAX_CRASH_RETRIES:
+                raise StepFailed(error)
+            attempt += 1
+            yield from self.back_off(attempt, error)
+
+    def back_off(self, attempt: int, error: dict[str, Any]) -> Steps:
+        """Wait out a transient error: the service's Retry-After when it sent one, else exponential backoff."""
+        self.retries += 1
+        self.board.update(retries=self.retries, lastError=_short_error(error))
+        wait = self.policy.retry_wait(attempt, error.get("retryAfter") or error.get("retry_after"), now=self.now)
+        yield from self.sleep(wait)
+
+    def sleep(self, seconds: float) -> Steps:
+        """A durable timer, never beyond the deadline; at the deadline, DeadlineExceeded."""
+        if self.now >= self.deadline:
+            raise DeadlineExceeded
+        fire_at = min(self.now + timedelta(seconds=seconds), self.deadline)
+        self.board.update(nextCheck=iso(fire_at))
+        yield self.context.create_timer(fire_at)
+        if self.now >= self.deadline:
+            raise DeadlineExceeded
+
+
+def _short_error(error: dict[str, Any]) -> str:
+    code = error.get("code") or "Error"
+    message = str(error.get("message") or "")
+    return f"{code}: {message[:200]}"

@@ -1,0 +1,241 @@
+"""The restore orchestration: pick a recovery point, validate, trigger once, track the job, report.
+
+Reads as the REST sequence it drives. Every wait is a durable timer sized by the service's Retry-After (or the
+poll policy when none is sent); transient errors are waited out a bounded number of times; permanent ones end
+the restore at once with the ARM code and advice. The output is always one result record, also for failures,
+so callers read ``result.status`` rather than parse an exception text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.jobs import FIND_RESTORE_JOB
+from activities.recovery_points import RESOLVE_RECOVERY_POINT
+from activities.restore_ops import GET_OPERATION_RESULT, GET_OPERATION_STATUS, TRIGGER_RESTORE, VALIDATE_RESTORE
+from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, iso
+from orchestrations.job_tracking import TRACK_JOB, tracking_input
+from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.plan import RestorePlan
+
+RESTORE_ORCHESTRATION = "restore_orchestrator"
+
+# After a trigger whose fate is unknown (timeout, dropped connection, 5xx), look for the job this many times,
+# one poll interval apart, before posting again: the service may need a moment to list a new job.
+JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER = 4
+
+bp = df.Blueprint()
+
+
+class RestoreRun:
+    """One restore's state while the orchestrator replays: the plan, the steps helper and the result record."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        self.plan = RestorePlan.from_dict(dict(context.get_input() or {}))
+        self.started = context.current_utc_datetime
+        self.deadline = self.started + timedelta(seconds=self.plan.timeout_seconds)
+        self.board = StatusBoard(context, phase="selecting", restoreId=self.plan.restore_id)
+        self.steps = ArmSteps(context, self.plan.poll.policy(), self.deadline, self.plan.max_transient_retries,
+                              self.board)
+        target = self.plan.request.get("target", {})
+        self.result: dict[str, Any] = {
+            "restoreId": self.plan.restore_id,
+            "status": "running",
+            "backupInstance": self.plan.backup_instance,
+            "validateOnly": self.plan.validate_only,
+            "recoveryPoint": None,
+            "target": {"containerUrl": target.get("containerUrl"), "filePrefix": target.get("filePrefix")},
+            "validateOperation": None,
+            "restoreOperation": None,
+            "jobId": None,
+            "job": None,
+            "startedAt": iso(self.started),
+            "finishedAt": None,
+            "armCalls": 0,
+            "retries": 0,
+            "origin": self.plan.origin or None,
+            "error": None,
+        }
+
+    def run(self) -> Steps:
+        try:
+            point = yield from self.select()
+            yield from self.validate(point)
+            if self.plan.validate_only:
+                return self.finish("validated")
+            job_id = yield from self.trigger(point)
+            return (yield from self.track(job_id))
+        except StepFailed as failed:
+            return self.finish("failed", failed.error)
+        except DeadlineExceeded:
+            return self.finish("deadline_exceeded", self.deadline_error())
+
+    def select(self) -> Steps:
+        found = yield from self.steps.call(RESOLVE_RECOVERY_POINT, {"request": self.plan.request})
+        point: dict[str, Any] = found["recoveryPoint"]
+        summary = _point_summary(point, self.plan.request.get("dataStore"))
+        self.result["recoveryPoint"] = summary
+        self.board.update(phase="validating", recoveryPoint=summary)
+        return point
+
+    def validate(self, point: dict[str, Any]) -> Steps:
+        started = yield from self.steps.call(VALIDATE_RESTORE, {"request": self.plan.request, "recoveryPoint": point})
+        operation = started["operation"]
+        self.result["validateOperation"] = operation.get("status_url") or operation.get("result_url")
+        yield from self.wait_for_operation(operation, want_job=False)
+
+    def trigger(self, point: dict[str, Any]) -> Steps:
+        """POST restore at most once per request: after an ambiguous failure, find the job before posting again."""
+        self.board.update(phase="restoring", nextCheck=None)
+        payload = {"request": self.plan.request, "recoveryPoint": point}
+        ambiguous_since: datetime | None = None
+        attempt = 0
+        while True:
+            if ambiguous_since is not None:
+                found = yield from self.find_job(ambiguous_since)
+                if found:
+                    return found
+            attempt_at = self.context.current_utc_datetime
+            started = yield from self.steps.call_once(TRIGGER_RESTORE, payload)
+            if started.get("ok"):
+                operation = started["operation"]
+                self.result["restoreOperation"] = operation.get("status_url") or operation.get("result_url")
+                job_id = yield from self.wait_for_operation(operation, want_job=True)
+                if not job_id:
+                    raise StepFailed({"code": "NoJobId", "retryable": False,
+                                      "message": "the restore operation succeeded but named no backup job"})
+                return job_id
+            error = started["error"]
+            if _maybe_accepted(error):
+                ambiguous_since = ambiguous_since or attempt_at
+            elif not error.get("retryable") and not (ambiguous_since is not None and _is_conflict(error)):
+                # (A conflict after an ambiguous attempt most likely is our own job: keep looking for it.)
+                raise StepFailed(error)
+            if attempt >= self.plan.max_transient_retries:
+                raise StepFailed(error)
+            attempt += 1
+            if ambiguous_since is None:
+                yield from self.steps.back_off(attempt, error)
+            else:
+                self.steps.retries += 1
+                self.board.update(retries=self.steps.retries, lastError=f"{error.get('code')}: ambiguous trigger")
+
+    def find_job(self, since: datetime) -> Steps:
+        for _ in range(JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER):
+            found = yield from self.steps.call(FIND_RESTORE_JOB, {
+                "backupInstance": self.plan.backup_instance, "since": since.isoformat(),
+            })
+            if found.get("jobId"):
+                return found["jobId"]
+            yield from self.steps.sleep(self.steps.policy.next_wait(None, now=self.steps.now))
+        return None
+
+    def wait_for_operation(self, operation: dict[str, Any], *, want_job: bool) -> Steps:
+        """Poll Azure-AsyncOperation (or Location when that is all we got) until the operation is terminal."""
+        if operation.get("done") or operation.get("job_id"):
+            return operation.get("job_id")
+        status_url, result_url = operation.get("status_url"), operation.get("result_url")
+        retry_after = operation.get("retry_after")
+        while True:
+            yield from self.steps.sleep(self.steps.policy.next_wait(retry_after, now=self.steps.now))
+            if status_url:
+                polled = yield from self.steps.call(GET_OPERATION_STATUS, {"url": status_url})
+                status, retry_after = polled["status"], polled.get("retryAfter")
+                if status["state"] == "running":
+                    continue
+                if status["state"] != "succeeded":
+                    raise StepFailed(polled.get("error") or {"code": "OperationFailed", "message": status["status"]})
+                if status.get("job_id") or not want_job or not result_url:
+                    return status.get("job_id")
+                status_url = None  # succeeded without a job id: the Location URL has the final result
+                continue
+            if not result_url:
+                raise StepFailed({"code": "NoOperationUrl", "retryable": False,
+                                  "message": "the service returned neither Azure-AsyncOperation nor Location"})
+            polled = yield from self.steps.call(GET_OPERATION_RESULT, {"url": result_url})
+            result = polled["result"]
+            if result.get("done"):
+                return result.get("job_id")
+            retry_after = result.get("retry_after")
+
+    def track(self, job_id: str) -> Steps:
+        self.result["jobId"] = job_id
+        self.board.update(phase="tracking", jobId=job_id, nextCheck=None)
+        vault = str(BackupInstanceId.parse(self.plan.backup_instance).vault)
+        tracked = yield self.context.call_sub_orchestrator(
+            TRACK_JOB,
+            tracking_input(vault, job_id, deadline=self.deadline, poll=self.plan.poll,
+                           max_retries=self.plan.max_transient_retries,
+                           polls_per_generation=self.plan.polls_per_generation),
+            f"{self.context.instance_id}:job",
+        )
+        self.steps.arm_calls += int(tracked.get("armCalls", 0))
+        self.steps.retries += int(tracked.get("retries", 0))
+        self.result["job"] = _job_summary(tracked.get("job"))
+        if tracked["outcome"] == "deadline":
+            return self.finish("deadline_exceeded", self.deadline_error())
+        if tracked["outcome"] == "error":
+            return self.finish("failed", tracked["error"])
+        job = tracked["job"] or {}
+        if job.get("outcome") in ("succeeded", "succeeded_with_warnings"):
+            return self.finish("succeeded")
+        errors = job.get("error_details") or []
+        first = errors[0] if errors else {}
+        return self.finish("failed", {
+            "code": first.get("code") or f"Job{job.get('status') or 'Failed'!s}",
+            "message": first.get("message") or f"the restore job ended with status {job.get('status')}",
+            "advice": "see the job's error details in the Backup vault (Backup center > Backup jobs)",
+            "retryable": False,
+        })
+
+    def deadline_error(self) -> dict[str, Any]:
+        job = self.result.get("jobId")
+        where = (f"the Azure restore job {job} may still be running: check it with GET {job}?api-version=... "
+                 "or in the Backup vault's Backup jobs") if job else (
+                 "if a restore was triggered, its Azure job may still be running: look in the Backup vault's "
+                 f"Backup jobs for {self.plan.backup_instance}")
+        timeout = timedelta(seconds=self.plan.timeout_seconds)
+        return {"code": "DeadlineExceeded", "retryable": False,
+                "message": f"the restore did not finish within {timeout} (RESTORE_TIMEOUT); {where}"}
+
+    def finish(self, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.result.update(status=status, error=error, finishedAt=iso(self.context.current_utc_datetime),
+                           armCalls=self.steps.arm_calls, retries=self.steps.retries)
+        phase = {"validated": "succeeded", "deadline_exceeded": "failed"}.get(status, status)
+        self.board.update(phase=phase, nextCheck=None,
+                          lastError=f"{error.get('code')}: {error.get('message')}" if error else None)
+        return self.result
+
+
+def _maybe_accepted(error: dict[str, Any]) -> bool:
+    """A timeout or dropped connection after sending, or a 5xx: the service may have started the restore."""
+    status = error.get("status")
+    return bool(error.get("request_sent") or error.get("requestSent")) or (
+        isinstance(status, int) and status >= 500
+    )
+
+
+def _is_conflict(error: dict[str, Any]) -> bool:
+    return error.get("status") == 409
+
+
+def _point_summary(point: dict[str, Any], data_store: str | None) -> dict[str, Any]:
+    stores = [s.get("type") for s in point.get("stores", [])]
+    store = data_store or ("VaultStore" if "VaultStore" in stores else (stores[0] if stores else None))
+    return {"id": point.get("id"), "time": point.get("time"), "store": store}
+
+
+def _job_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not job:
+        return None
+    keys = ("status", "outcome", "start_time", "end_time", "duration_seconds", "progress_percent")
+    return {k: job.get(k) for k in keys}
+
+
+@bp.orchestration_trigger(context_name="context")
+def restore_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    return (yield from RestoreRun(context).run())

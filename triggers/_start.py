@@ -1,0 +1,78 @@
+"""Starting restores exactly once: the instance id is the deduplication key.
+
+A request id (HTTP or queue) or an alert id names the instance, so a repeated request finds the first one
+instead of starting a second restore. The check-then-start race is closed by the durable extension itself:
+starting an id that is running fails, and we then answer with the instance that won.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import azure.durable_functions as df
+
+from orchestrations.restore import RESTORE_ORCHESTRATION
+from pgflex_restore.models import RestoreRequest
+from pgflex_restore.plan import RestorePlan
+from pgflex_restore.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
+
+
+@dataclass(frozen=True)
+class Started:
+    instance_id: str
+    created: bool
+    runtime_status: str | None
+
+
+def restore_instance_id(request_id: str | None, fallback: str) -> str:
+    """Instance ids are at most 256 characters with no / \\ # ? (the extension's rule)."""
+    base = request_id if request_id else fallback
+    return ("restore-" + _UNSAFE.sub("-", base))[:200] if not base.startswith(("restore-", "alert-")) else base[:200]
+
+
+def plan_restore(data: object, settings: Settings, fallback_id: str, origin: dict[str, Any]) -> RestorePlan:
+    """Validate a wire request (RequestValidationError lists every bad field) and name its instance.
+
+    Without a filePrefix the files are written under the restore's id, so two restores never collide.
+    """
+    raw_id = data.get("requestId") if isinstance(data, dict) else None
+    restore_id = restore_instance_id(raw_id if isinstance(raw_id, str) and raw_id else None, fallback_id)
+    request = RestoreRequest.from_dict(
+        data, allowlist=settings.restore_target_allowlist, default_file_prefix=restore_id.replace(":", "-")
+    )
+    return RestorePlan.create(restore_id, request, settings, origin=origin)
+
+
+async def existing_status(client: df.DurableOrchestrationClient, instance_id: str) -> Any | None:
+    status = await client.get_status(instance_id)
+    if status and getattr(status, "runtime_status", None) is not None:
+        return status
+    return None
+
+
+async def start_once(client: df.DurableOrchestrationClient, plan: RestorePlan) -> Started:
+    """Start the restore unless an instance with its id already exists (running or finished)."""
+    found = await existing_status(client, plan.restore_id)
+    if found is not None:
+        return Started(plan.restore_id, False, _status_name(found))
+    try:
+        await client.start_new(RESTORE_ORCHESTRATION, plan.restore_id, plan.to_dict())
+    except Exception:
+        found = await existing_status(client, plan.restore_id)
+        if found is None:
+            raise
+        log.info("restore %s was started concurrently; answering with the existing instance", plan.restore_id)
+        return Started(plan.restore_id, False, _status_name(found))
+    return Started(plan.restore_id, True, "Pending")
+
+
+def _status_name(status: Any) -> str | None:
+    runtime = getattr(status, "runtime_status", None)
+    return getattr(runtime, "value", None) or (str(runtime) if runtime is not None else None)

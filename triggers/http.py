@@ -1,0 +1,167 @@
+"""HTTP API for automation: start a restore, read it, cancel it, list recovery points.
+
+Routes (all need a function key):
+  POST /api/restores                     start (202 + durable check-status payload and Location)
+  GET  /api/restores/{id}                status, progress and the result record
+  POST /api/restores/{id}/cancel         stop the orchestration (not an Azure job already running)
+  GET  /api/recovery-points?backupInstance=...&before=...
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from pgflex_restore.client import DataProtectionClient, make_credential
+from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
+from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.settings import Settings, get_settings
+from triggers._start import existing_status, plan_restore, start_once
+
+bp = df.Blueprint()
+
+_TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json",
+                             headers=headers)
+
+
+def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> func.HttpResponse:
+    body: dict[str, Any] = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    return _json(status, body)
+
+
+def _settings() -> Settings | func.HttpResponse:
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        return _error(500, "ConfigurationError", str(exc))
+
+
+def _api_base(req: func.HttpRequest) -> str:
+    url: str = req.url
+    return url.split("/api/", 1)[0] + "/api"
+
+
+@bp.route(route="restores", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def start_restore_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    settings = _settings()
+    if isinstance(settings, func.HttpResponse):
+        return settings
+    try:
+        body = req.get_json()
+    except ValueError:
+        return _error(400, "InvalidJson", "the request body must be a JSON object (a restore request)")
+    try:
+        plan = plan_restore(body, settings, str(uuid.uuid4()), origin={"via": "http"})
+    except RequestValidationError as exc:
+        return _json(403 if exc.target_not_allowed else 400, exc.to_dict())
+    restore_id = plan.restore_id
+    started = await start_once(client, plan)
+    payload = client.create_http_management_payload(restore_id)
+    body_out = {
+        "restoreId": restore_id,
+        "created": started.created,
+        "runtimeStatus": started.runtime_status,
+        "restoreStatusUri": f"{_api_base(req)}/restores/{restore_id}",
+        **payload,
+    }
+    if not started.created:
+        body_out["message"] = f"a restore with id {restore_id} already exists; this request started nothing new"
+    return _json(202, body_out, headers={"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
+
+
+@bp.route(route="restores/{restoreId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    restore_id = req.route_params["restoreId"]
+    status = await existing_status(client, restore_id)
+    if status is None:
+        return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
+    progress = dict(status.custom_status or {}) if isinstance(status.custom_status, dict) else {}
+    if progress.get("phase") == "tracking":
+        tracking = await existing_status(client, f"{restore_id}:job")
+        if tracking is not None and isinstance(tracking.custom_status, dict):
+            for key in ("jobStatus", "progress", "nextCheck", "polls", "retries", "lastError"):
+                if key in tracking.custom_status:
+                    progress[key] = tracking.custom_status[key]
+    runtime = getattr(status.runtime_status, "value", status.runtime_status)
+    return _json(200, {
+        "restoreId": restore_id,
+        "runtimeStatus": runtime,
+        "createdTime": status.created_time,
+        "lastUpdatedTime": status.last_updated_time,
+        "status": progress,
+        "result": status.output if isinstance(status.output, dict) else None,
+        "output": status.output if not isinstance(status.output, dict) else None,
+    })
+
+
+@bp.route(route="restores/{restoreId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def cancel_restore_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    restore_id = req.route_params["restoreId"]
+    status = await existing_status(client, restore_id)
+    if status is None:
+        return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
+    runtime = getattr(status.runtime_status, "value", status.runtime_status)
+    if runtime in _TERMINAL:
+        return _error(409, "RestoreFinished", f"restore {restore_id} already ended ({runtime}); nothing to cancel")
+    reason = "cancelled through POST /api/restores/{id}/cancel"
+    await client.terminate(restore_id, reason)
+    tracking = await existing_status(client, f"{restore_id}:job")
+    if tracking is not None and getattr(tracking.runtime_status, "value", None) not in _TERMINAL:
+        await client.terminate(f"{restore_id}:job", reason)
+    job_id = (status.custom_status or {}).get("jobId") if isinstance(status.custom_status, dict) else None
+    azure_note = (
+        f"The Azure Backup restore job {job_id} had already started and is NOT cancelled by this: it keeps "
+        "running and writing files; follow or cancel it in the Backup vault (Backup center > Backup jobs)."
+        if job_id else
+        "No Azure restore job had been started by this restore yet. If a trigger request was in flight, check "
+        "the Backup vault's Backup jobs: an Azure job is never cancelled by this call."
+    )
+    return _json(202, {"restoreId": restore_id, "cancelled": True, "jobId": job_id,
+                       "message": f"The orchestration was stopped. {azure_note}"})
+
+
+@bp.route(route="recovery-points", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
+    settings = _settings()
+    if isinstance(settings, func.HttpResponse):
+        return settings
+    raw_instance = req.params.get("backupInstance")
+    if not raw_instance:
+        return _error(400, "MissingParameter", "query parameter backupInstance (a backup instance ARM id) is required")
+    try:
+        backup_instance = BackupInstanceId.parse(raw_instance)
+    except ValueError as exc:
+        return _error(400, "InvalidParameter", f"backupInstance: {exc}")
+    before: datetime | None = None
+    if req.params.get("before"):
+        try:
+            before = datetime.fromisoformat(req.params["before"].replace("Z", "+00:00"))
+        except ValueError:
+            return _error(400, "InvalidParameter", "before: expected an ISO 8601 time such as 2026-11-01T02:00:00Z")
+        before = before.astimezone(UTC) if before.tzinfo else before.replace(tzinfo=UTC)
+    client = DataProtectionClient.from_settings(settings, make_credential(settings))
+    try:
+        points = client.list_recovery_points(backup_instance, end=before)
+    except DataProtectionError as exc:
+        status = getattr(exc, "status", None)
+        return _json(status if status in (400, 401, 403, 404) else 502, {"error": exc.to_dict()})
+    if before is not None:
+        points = [p for p in points if p.time <= before]
+    points = sorted(points, key=lambda p: p.time, reverse=True)
+    return _json(200, {"backupInstance": str(backup_instance), "count": len(points),
+                       "recoveryPoints": [p.to_dict() for p in points]})
+

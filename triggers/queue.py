@@ -1,0 +1,129 @@
+"""Queue starter: restore requests and Azure Monitor alerts arrive on one queue (RESTORE_REQUESTS_QUEUE).
+
+Nothing is lost: a message that can never succeed (not JSON, invalid fields, an alert for an unprotected server)
+is copied to ``<queue>-rejected`` with the reason beside the original text, and then acknowledged. Transient
+failures raise, so the Functions runtime retries the message and finally moves it to ``<queue>-poison``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from pgflex_restore.alerts import AlertError, alert_restore_request, is_alert, match_backup_instance, parse_alert
+from pgflex_restore.client import DataProtectionClient, make_credential
+from pgflex_restore.errors import DataProtectionError, RequestValidationError
+from pgflex_restore.settings import Settings, get_settings
+from pgflex_restore.storage import queue_client
+from triggers._start import existing_status, plan_restore, start_once
+
+log = logging.getLogger(__name__)
+
+bp = df.Blueprint()
+
+
+class Rejected(Exception):
+    """The message can never succeed; ``details`` lists field errors when there are any."""
+
+    def __init__(self, reason: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(reason)
+        self.details = details or []
+
+
+def reject(settings: Settings, msg: func.QueueMessage, text: str, rejected: Rejected) -> None:
+    """Keep the message with its reason in the rejected queue, so an operator can fix and resend it."""
+    record = {
+        "reason": str(rejected),
+        "errors": rejected.details,
+        "original": text,
+        "messageId": msg.id,
+        "dequeueCount": msg.dequeue_count,
+        "rejectedAt": datetime.now(UTC).isoformat(),
+    }
+    client = queue_client(f"{settings.restore_requests_queue}-rejected")
+    try:
+        client.create_queue()
+    except Exception as exc:  # already exists (ResourceExistsError); any other problem shows on send
+        log.debug("create rejected queue: %s", exc)
+    client.send_message(json.dumps(record))
+    log.warning("rejected queue message %s: %s", msg.id, rejected)
+
+
+def _alert_request(settings: Settings, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The restore request an alert asks for, or None for an alert that starts nothing (Resolved)."""
+    try:
+        alert = parse_alert(data)
+    except AlertError as exc:
+        raise Rejected(f"invalid alert: {exc}") from exc
+    if alert.is_resolved:
+        log.info("alert %s is Resolved: nothing to restore", alert.alert_id)
+        return None
+    if not settings.alert_restore_target:
+        raise Rejected("alerts cannot start restores: ALERT_RESTORE_TARGET (a container URL) is not set")
+    servers = alert.flexible_server_ids()
+    if not servers:
+        raise Rejected("the alert names no PostgreSQL flexible server in alertTargetIDs")
+    client = DataProtectionClient.from_settings(settings, make_credential(settings))
+    pairs: list[tuple[str, str]] = []
+    for vault in settings.restore_vaults:
+        try:
+            instances = client.list_backup_instances(vault)
+        except DataProtectionError as exc:
+            if exc.retryable:
+                raise  # the queue retries the message
+            raise Rejected(f"cannot list backup instances of {vault}: {exc}") from exc
+        pairs += [(i.arm_id, i.datasource_resource_id or "") for i in instances]
+    try:
+        instance = match_backup_instance(servers, pairs)
+    except AlertError as exc:
+        raise Rejected(str(exc)) from exc
+    return alert_restore_request(alert, instance, settings.alert_restore_target)
+
+
+@bp.queue_trigger(arg_name="msg", queue_name="%RESTORE_REQUESTS_QUEUE%", connection="AzureWebJobsStorage")
+@bp.durable_client_input(client_name="client")
+async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
+    settings = get_settings()
+    text = msg.get_body().decode("utf-8", errors="replace")
+    try:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise Rejected(f"the message is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise Rejected("the message must be a JSON object: a restore request or an Azure Monitor alert")
+        origin: dict[str, Any] = {"via": "queue", "messageId": msg.id}
+        if is_alert(data):
+            alert_id = parse_alert(data).restore_id if _parses(data) else None
+            if alert_id and await existing_status(client, alert_id) is not None:
+                log.info("alert restore %s already exists: duplicate delivery ignored", alert_id)
+                return
+            wire = await asyncio.to_thread(_alert_request, settings, data)
+            if wire is None:
+                return
+            origin["alert"] = data["data"]["essentials"].get("alertId")
+        else:
+            wire = data
+        try:
+            plan = plan_restore(wire, settings, f"queue-{msg.id}", origin)
+        except RequestValidationError as exc:
+            raise Rejected(str(exc), list(exc.to_dict()["error"].get("details", []))) from exc
+        started = await start_once(client, plan)
+        log.info("queue message %s -> restore %s (%s)", msg.id, plan.restore_id,
+                 "started" if started.created else "already existed")
+    except Rejected as rejected:
+        await asyncio.to_thread(reject, settings, msg, text, rejected)
+
+
+def _parses(data: dict[str, Any]) -> bool:
+    try:
+        parse_alert(data)
+    except AlertError:
+        return False
+    return True
