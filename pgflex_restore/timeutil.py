@@ -107,16 +107,17 @@ def parse_duration_or_seconds(text: str) -> timedelta:
 
 def format_iso_duration(value: timedelta) -> str:
     """Render a timedelta as an ISO 8601 duration (``P1DT2H3M4.5S``); inverse of parse_iso_duration."""
-    total = value.total_seconds()
-    if total < 0:
+    micros = value // timedelta(microseconds=1)
+    if micros < 0:
         raise ValueError("negative durations have no ISO 8601 form here")
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    out = "P" + (f"{int(days)}D" if days else "")
-    clock = (f"{int(hours)}H" if hours else "") + (f"{int(minutes)}M" if minutes else "")
-    if seconds:
-        clock += f"{seconds:g}S" if seconds != int(seconds) else f"{int(seconds)}S"
+    days, rest = divmod(micros, 86_400_000_000)
+    hours, rest = divmod(rest, 3_600_000_000)
+    minutes, rest = divmod(rest, 60_000_000)
+    seconds, fraction = divmod(rest, 1_000_000)
+    out = "P" + (f"{days}D" if days else "")
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    if seconds or fraction:
+        clock += f"{seconds}.{fraction:06d}".rstrip("0").rstrip(".") + "S"
     if clock:
         out += "T" + clock
     return out if out != "P" else "PT0S"
