@@ -60,7 +60,7 @@ class EmulatorServer:
         self._port = int(self._httpd.server_address[1])
         self.tokens.own_audiences = (self.url,)
         self._threads = [
-            threading.Thread(target=self._httpd.serve_forever, name="emulator-http", daemon=True),
+            threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="emulator-http", daemon=True),
             threading.Thread(target=self._tick_loop, name="emulator-ticker", daemon=True),
         ]
         for thread in self._threads:
