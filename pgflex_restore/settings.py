@@ -25,6 +25,14 @@ from .timeutil import parse_duration_or_seconds
 SUPPORTED_API_VERSIONS = ("2021-07-01", "2026-06-01")
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 
+# The order settings are documented (and reported) in.
+SETTING_NAMES = (
+    "ARM_ENDPOINT", "DATAPROTECTION_API_VERSION", "AZURE_CLIENT_ID", "RESTORE_TARGET_ALLOWLIST", "RESTORE_TIMEOUT",
+    "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
+    "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
+    "DRILL_SCHEDULE", "DRILL_PLAN", "MAX_TRANSIENT_RETRIES",
+)
+
 T = TypeVar("T")
 
 
@@ -94,7 +102,7 @@ class Settings:
                 f"got {poll_min} / {poll_default} / {poll_max}"
             )
         if problems:
-            raise ConfigurationError(problems)
+            raise ConfigurationError({name: problems[name] for name in SETTING_NAMES if name in problems})
         return settings
 
     def poll_policy(self) -> PollPolicy:
