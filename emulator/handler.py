@@ -32,6 +32,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     """Dispatches to the identity endpoint, the control API or the ARM routes."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait for delayed ACKs
     server_version = "pgflex-emulator"
     emulator: EmulatorServer  # set on the subclass the server builds
 
