@@ -174,8 +174,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if payload:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. its timeout beat a slow answer)
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -1,0 +1,109 @@
+"""Injected faults (429, 5xx bursts, dropped connections, slow answers) and the per-subscription throttle."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from emusupport import BI_PATH, BV_PATH, SUB, Arm, restore_body, scenario
+
+from emulator import EmulatorServer, VirtualClock
+
+
+def test_429_for_the_next_n_matching_requests(arm: Arm) -> None:
+    arm.server.inject_fault("status", count=2, status=429, retry_after=7, path="/recoveryPoints$")
+    assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200  # does not match
+    for _ in range(2):
+        answer = arm.get(f"{BI_PATH}/recoveryPoints")
+        assert answer.status_code == 429
+        assert answer.headers["Retry-After"] == "7"
+        assert answer.json()["error"]["code"] == "TooManyRequests"
+        assert answer.headers["x-ms-request-id"]
+    assert arm.get(f"{BI_PATH}/recoveryPoints").status_code == 200
+    assert [r["status"] for r in arm.server.requests[-3:]] == [429, 429, 200]
+    assert arm.server.requests[-2]["fault"] == "status"
+
+
+def test_5xx_burst_only_for_the_method_given(arm: Arm) -> None:
+    arm.server.inject_fault("status", count=3, status=503, method="POST")
+    assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200
+    codes = [arm.post(f"{BI_PATH}/validateRestore", json={}).status_code for _ in range(4)]
+    assert codes == [503, 503, 503, 400]
+    arm.server.inject_fault("status", status=500)
+    answer = arm.get(f"{BV_PATH}/backupInstances")
+    assert answer.status_code == 500 and answer.json()["error"]["code"] == "InternalServerError"
+
+
+def test_dropped_connection_before_processing_leaves_no_job(arm: Arm) -> None:
+    rp = arm.latest_rp()
+    arm.server.inject_fault("drop", path="/restore$")
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{arm.server.url}{BI_PATH}/restore", params={"api-version": "2026-06-01"},
+                      json=restore_body(rp), headers={"Authorization": f"Bearer {arm.token}"}, timeout=10)
+    assert arm.server.jobs() == []
+    assert arm.server.requests[-1]["status"] is None
+
+
+def test_dropped_connection_after_processing_still_starts_the_restore(arm: Arm) -> None:
+    rp = arm.latest_rp()
+    arm.server.inject_fault("drop-after-processing", path="/restore$")
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{arm.server.url}{BI_PATH}/restore", params={"api-version": "2026-06-01"},
+                      json=restore_body(rp), headers={"Authorization": f"Bearer {arm.token}"}, timeout=10)
+    jobs = arm.server.jobs()
+    assert len(jobs) == 1 and jobs[0]["status"] == "InProgress"
+    listed = arm.get(f"{BV_PATH}/backupJobs").json()["value"]
+    assert listed[0]["properties"]["status"] == "InProgress"
+    assert arm.post(f"{BI_PATH}/restore", json=restore_body(rp)).status_code == 409
+
+
+def test_slow_response(arm: Arm) -> None:
+    arm.server.inject_fault("delay", delay_seconds=0.3)
+    began = time.monotonic()
+    assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200
+    assert time.monotonic() - began >= 0.3
+    with pytest.raises(requests.Timeout):
+        arm.server.inject_fault("delay", delay_seconds=0.5)
+        requests.get(f"{arm.server.url}{BV_PATH}/backupInstances", params={"api-version": "2026-06-01"},
+                     headers={"Authorization": f"Bearer {arm.token}"}, timeout=0.1)
+
+
+def test_ratelimit_headers_are_always_sent(arm: Arm) -> None:
+    assert arm.get(f"{BV_PATH}/backupInstances").headers["x-ms-ratelimit-remaining-subscription-reads"]
+    answer = arm.post(f"{BI_PATH}/validateRestore", json={"restoreRequestObject": restore_body(arm.latest_rp())})
+    assert answer.headers["x-ms-ratelimit-remaining-subscription-writes"]
+
+
+def test_token_bucket_throttle_refills_on_the_emulator_clock(clock: VirtualClock) -> None:
+    data = scenario()
+    data["throttle"] = {SUB: {"readsBucket": 3, "readsPerSecond": 0.5, "writesBucket": 1, "writesPerSecond": 0.1}}
+    with EmulatorServer(data, clock=clock) as server:
+        arm = Arm(server)
+        remaining = [arm.get(f"{BV_PATH}/backupInstances").headers["x-ms-ratelimit-remaining-subscription-reads"]
+                     for _ in range(3)]
+        assert remaining == ["2", "1", "0"]
+        throttled = arm.get(f"{BV_PATH}/backupInstances")
+        assert throttled.status_code == 429
+        assert throttled.headers["Retry-After"] == "2"
+        assert throttled.headers["x-ms-ratelimit-remaining-subscription-reads"] == "0"
+        assert throttled.json()["error"]["code"] == "TooManyRequests"
+        # writes have their own bucket
+        body = {"restoreRequestObject": restore_body("x")}
+        assert arm.post(f"{BI_PATH}/validateRestore", json=body).status_code == 202
+        write_throttled = arm.post(f"{BI_PATH}/validateRestore", json=body)
+        assert write_throttled.status_code == 429 and write_throttled.headers["Retry-After"] == "10"
+        clock.advance(2)
+        assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200
+        server.set_throttle(SUB, None)
+        assert all(arm.get(f"{BV_PATH}/backupInstances").status_code == 200 for _ in range(5))
+
+
+def test_throttle_through_the_control_api(server: EmulatorServer, arm: Arm) -> None:
+    control = f"{server.url}/_emulator/throttle"
+    assert requests.post(control, json={"subscription": SUB, "readsBucket": 1, "readsPerSecond": 1},
+                         timeout=10).status_code == 200
+    assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200
+    assert arm.get(f"{BV_PATH}/backupInstances").status_code == 429
+    requests.post(control, json={"subscription": SUB, "disable": True}, timeout=10)
+    assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200
