@@ -1,0 +1,446 @@
+"""The durable core: instances, the work queue, episodes, and the history the host appends for each action.
+
+One completion event is delivered per episode, and implicit ids (retry timers, re-attempts) are allocated before
+the episode's new actions, so sequence ids come out as the real host produces them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Any
+
+from devhost.clock import Clock, dotnet_timestamp, parse_timestamp
+from devhost.episode import ID_CONSUMING_TYPES, build_context, custom_status_error, invoke, leaves, normalized
+from devhost.errors import (
+    InstanceGoneError,
+    InstanceNotFoundError,
+    NonDeterminismError,
+    OrchestrationAlreadyExistsError,
+    UnknownFunctionError,
+)
+from devhost.history import EventType, OrchestrationStatus, event, execution_started
+from devhost.indexer import FunctionInfo, durable_name
+from devhost.model import TERMINAL, Execution, Instance, RetryPlan, Work
+from devhost.runner import ActivityRunner
+
+log = logging.getLogger("devhost")
+Item = tuple[str, str, str, Any]  # (kind, instance id, execution id, payload)
+_BAD_ID_CHARS = set("/\\#?")
+
+
+def new_execution_id() -> str:
+    return uuid.uuid4().hex
+
+
+def validate_instance_id(instance_id: str) -> None:
+    """The extension's instance id rules (DurableClient.cs)."""
+    if not instance_id or len(instance_id) > 256 or instance_id.startswith("@") \
+            or any(c in _BAD_ID_CHARS or ord(c) < 32 for c in instance_id):
+        raise ValueError(f"Orchestration instance ids must not contain /, \\, #, ? or control characters, "
+                         f"must not start with @ and are at most 256 characters: {instance_id!r}")
+
+
+class Engine:
+    """All durable state of one host; every method that touches it holds `lock`."""
+
+    def __init__(self, functions: dict[str, FunctionInfo], clock: Clock, runner: ActivityRunner,
+                 determinism_checks: bool) -> None:
+        self.clock = clock
+        self.runner = runner
+        self.determinism_checks = determinism_checks
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.instances: dict[str, Instance] = {}
+        self.queue: deque[Item] = deque()
+        self.busy = False
+        self.errors: list[BaseException] = []
+        self.episodes = 0
+        self.orchestrator_cpu_seconds = 0.0
+        self.orchestrators = {durable_name(f): f for f in functions.values()
+                              if f.trigger_type == "orchestrationTrigger"}
+        self.activities = {durable_name(f): f for f in functions.values() if f.trigger_type == "activityTrigger"}
+
+    # ----- starting and steering instances (management API, CLI, sub-orchestrations) -----
+
+    def start(self, name: str, input_token: Any, instance_id: str | None = None,
+              parent: tuple[str, str, int] | None = None) -> str:
+        """Create (or replace a finished) instance and queue its first episode."""
+        with self.lock:
+            if name not in self.orchestrators:
+                raise UnknownFunctionError(f"The function '{name}' doesn't exist, is disabled, or is not an "
+                                           f"orchestrator function. Orchestrators: {sorted(self.orchestrators)}")
+            instance_id = instance_id or uuid.uuid4().hex
+            validate_instance_id(instance_id)
+            existing = self.instances.get(instance_id)
+            if existing is not None and existing.status not in TERMINAL:
+                raise OrchestrationAlreadyExistsError(
+                    f"An Orchestration instance with the status {existing.status} already exists.")
+            now = self.clock.now()
+            inst = Instance(instance_id=instance_id, name=name, created_time=now, last_updated_time=now,
+                            execution=Execution(execution_id=new_execution_id(), input_token=input_token))
+            if parent is not None:
+                inst.parent_instance_id, inst.parent_execution_id, inst.parent_task_id = parent
+            self.instances[instance_id] = inst
+            self._push(("episode", instance_id, inst.execution.execution_id, None))
+            return instance_id
+
+    def raise_event(self, instance_id: str, name: str, input_text: str | None) -> None:
+        with self.lock:
+            inst = self._require(instance_id)
+            self._require_running(inst)
+            ev = event(EventType.EventRaised, self.clock.now(), Name=name, Input=input_text)
+            self._push(("episode", instance_id, inst.execution.execution_id, ev))
+
+    def terminate(self, instance_id: str, reason: str) -> None:
+        with self.lock:
+            inst = self._require(instance_id)
+            self._require_running(inst)
+            ex, now = inst.execution, self.clock.now()
+            self._begin(ex, now)
+            ex.history.append(event(EventType.ExecutionTerminated, now, Input=reason))
+            ex.history.append(event(EventType.ExecutionCompleted, now,
+                                    OrchestrationStatus=int(OrchestrationStatus.Terminated), Result=reason))
+            ex.history.append(event(EventType.OrchestratorCompleted, now))
+            self._finish(inst, "Terminated", reason, now)
+            self._notify_parent(inst, failed=f"terminated: {reason}")
+
+    def purge(self, instance_id: str) -> int:
+        with self.lock:
+            inst = self.instances.get(instance_id)
+            if inst is None or inst.status not in TERMINAL:
+                return 0
+            del self.instances[instance_id]
+            return 1
+
+    def purge_by(self, created_from: datetime | None, created_to: datetime | None,
+                 statuses: list[str] | None) -> int:
+        with self.lock:
+            ids = [i.instance_id for i in self.select(created_from, created_to, statuses)]
+            return sum(self.purge(i) for i in ids)
+
+    def select(self, created_from: datetime | None, created_to: datetime | None,
+               statuses: list[str] | None) -> list[Instance]:
+        with self.lock:
+            return [i for i in self.instances.values()
+                    if (created_from is None or i.created_time >= created_from)
+                    and (created_to is None or i.created_time <= created_to)
+                    and (not statuses or i.status.lower() in {s.lower() for s in statuses})]
+
+    # ----- the worker's side -----
+
+    def step(self) -> bool:
+        """Do one unit of work (an episode or an activity); False when nothing is runnable now."""
+        with self.lock:
+            self._queue_due_timers()
+            if not self.queue:
+                return False
+            kind, instance_id, execution_id, payload = self.queue.popleft()
+            self.busy = True
+        try:
+            if kind == "activity":
+                self._run_activity(instance_id, execution_id, payload)
+            else:
+                with self.lock:
+                    inst = self._live(instance_id, execution_id)
+                    if inst is not None:
+                        self._episode(inst, payload)
+        except Exception as exc:  # a devhost bug must not kill the worker silently
+            log.exception("devhost worker error")
+            self.errors.append(exc)
+        finally:
+            with self.lock:
+                self.busy = False
+                self.changed.notify_all()
+        return True
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest pending durable timer of a live instance (what auto-advance jumps to)."""
+        with self.lock:
+            due = [w.fire_at for i in self.instances.values() if i.status not in TERMINAL
+                   for w in i.execution.work.values()
+                   if w.kind == "timer" and not w.canceled and not w.queued and w.fire_at is not None]
+            return min(due) if due else None
+
+    def runnable(self) -> bool:
+        with self.lock:
+            return self.busy or bool(self.queue)
+
+    # ----- internals -----
+
+    def _push(self, item: Item) -> None:
+        self.queue.append(item)
+        self.changed.notify_all()
+
+    def _require(self, instance_id: str) -> Instance:
+        inst = self.instances.get(instance_id)
+        if inst is None:
+            raise InstanceNotFoundError(f"No instance with ID '{instance_id}' found.")
+        return inst
+
+    @staticmethod
+    def _require_running(inst: Instance) -> None:
+        if inst.status in TERMINAL:
+            raise InstanceGoneError(f"Instance with ID {inst.instance_id} is gone: it is {inst.status}")
+
+    def _live(self, instance_id: str, execution_id: str) -> Instance | None:
+        inst = self.instances.get(instance_id)
+        if inst is None or inst.execution.execution_id != execution_id or inst.status in TERMINAL:
+            return None
+        return inst
+
+    def _queue_due_timers(self) -> None:
+        now = self.clock.now()
+        due = sorted(((w.fire_at, i.instance_id, w.task_id, i, w) for i in self.instances.values()
+                      if i.status not in TERMINAL for w in i.execution.work.values()
+                      if w.kind == "timer" and not w.canceled and not w.queued
+                      and w.fire_at is not None and w.fire_at <= now), key=lambda t: t[:3])
+        for fire_at, instance_id, task_id, inst, work in due:
+            work.queued = True
+            ev = event(EventType.TimerFired, now, TimerId=task_id, FireAt=dotnet_timestamp(fire_at))
+            self._push(("episode", instance_id, inst.execution.execution_id, ev))
+
+    @staticmethod
+    def _begin(ex: Execution, now: datetime) -> None:
+        for ev in ex.history:
+            ev["IsPlayed"] = True
+        ex.history.append(event(EventType.OrchestratorStarted, now))
+
+    def _episode(self, inst: Instance, delivered: dict[str, Any] | None) -> None:
+        ex, now = inst.execution, self.clock.now()
+        self._begin(ex, now)
+        if not ex.started:
+            ex.started = True
+            parent = None if inst.parent_instance_id is None else {
+                "Name": None, "OrchestrationInstance": {"InstanceId": inst.parent_instance_id,
+                                                        "ExecutionId": inst.parent_execution_id},
+                "TaskScheduleId": inst.parent_task_id}
+            ex.history.append(execution_started(
+                inst.created_time, inst.name, instance_id=inst.instance_id, execution_id=ex.execution_id,
+                input_json=json.dumps(ex.input_token), parent=parent, generation=len(inst.previous_executions)))
+            inst.status = "Running"
+        elif delivered is not None:
+            ex.history.append(delivered)
+        ex.last_context = build_context(inst)
+        cpu = time.thread_time()
+        result = invoke(self.orchestrators[inst.name], ex.last_context)
+        self.orchestrator_cpu_seconds += time.thread_time() - cpu
+        self.episodes += 1
+        done = self._apply(inst, result, delivered, now)
+        if not done:
+            ex.history.append(event(EventType.OrchestratorCompleted, now))
+            inst.last_updated_time = now
+
+    def _apply(self, inst: Instance, result: Any, delivered: dict[str, Any] | None, now: datetime) -> bool:
+        """Execute what the orchestrator returned; True when the execution ended this episode."""
+        ex, actions = inst.execution, result.actions
+        problem = self._refusal(inst, result, actions)
+        if problem:
+            return self._fail(inst, problem, now)
+        if result.is_done:
+            continued = [a for a in leaves(actions) if a.get("actionType") == 4]
+            if continued:
+                return self._continue_as_new(inst, continued[-1].get("input"), now)
+            return self._complete(inst, result.state.get("output"), now)
+        self._implicit(inst, delivered, now)
+        new = actions[ex.seen_actions:]
+        ex.seen_actions = len(actions)
+        for leaf in leaves(new):
+            task_id = None
+            if leaf.get("actionType") in ID_CONSUMING_TYPES:
+                task_id = ex.next_id
+                ex.next_id += 1
+            ex.leaf_ids.append(task_id)
+            problem = self._schedule(inst, leaf, task_id, now)
+            if problem:
+                return self._fail(inst, problem, now)
+        for leaf, task_id in zip(leaves(actions), ex.leaf_ids, strict=False):
+            work = ex.work.get(task_id) if task_id is not None else None
+            if work is not None and work.kind == "timer" and leaf.get("isCanceled"):
+                work.canceled = True
+        return False
+
+    def _refusal(self, inst: Instance, result: Any, actions: list[dict[str, Any]]) -> str | None:
+        """Why the host fails this episode: non-determinism, oversized custom status, an unhandled exception."""
+        ex = inst.execution
+        previous, ex.actions = ex.actions, normalized(actions)
+        if self.determinism_checks and result.error is None and ex.actions[:len(previous)] != previous:
+            return NonDeterminismError.describe(inst.name, previous, ex.actions)
+        if "customStatus" in result.state:
+            too_big = custom_status_error(result.state["customStatus"])
+            if too_big:
+                return too_big
+            inst.custom_status = result.state["customStatus"]
+        return result.error if result.error is not None else None
+
+    def _schedule(self, inst: Instance, leaf: dict[str, Any], task_id: int | None, now: datetime) -> str | None:
+        """Append the scheduling event for one new action and queue its work; a problem text fails the episode."""
+        ex, kind = inst.execution, leaf.get("actionType")
+        retry = leaf.get("retryOptions")
+        plan = RetryPlan(int(retry["firstRetryIntervalInMilliseconds"]), int(retry["maxNumberOfAttempts"])) \
+            if retry else None
+        if kind in (0, 1) and task_id is not None:
+            name = str(leaf.get("functionName"))
+            if name not in self.activities:
+                return (f"devhost: the orchestrator called activity '{name}', but no activity function of that "
+                        f"name is registered (activities: {', '.join(sorted(self.activities)) or 'none'})")
+            self._schedule_activity(inst, Work(task_id, "activity", name, leaf.get("input"), plan), now)
+        elif kind in (2, 3) and task_id is not None:
+            name = str(leaf.get("functionName"))
+            if name not in self.orchestrators:
+                return (f"devhost: the orchestrator called sub-orchestrator '{name}', but no orchestrator "
+                        f"function of that name is registered (orchestrators: {', '.join(sorted(self.orchestrators))})")
+            self._schedule_sub(inst, Work(task_id, "suborch", name, leaf.get("input"), plan,
+                                          explicit_child_id=leaf.get("instanceId")), now)
+        elif kind == 5 and task_id is not None:
+            fire_at = parse_timestamp(str(leaf["fireAt"]))
+            ex.history.append(event(EventType.TimerCreated, now, task_id, FireAt=dotnet_timestamp(fire_at)))
+            ex.work[task_id] = Work(task_id, "timer", fire_at=fire_at, canceled=bool(leaf.get("isCanceled")))
+        elif kind == 8:
+            return "devhost does not implement call_http (durable HTTP); call an activity that makes the request"
+        elif kind in (7, 9):
+            return "devhost does not implement durable entities"
+        return None
+
+    def _schedule_activity(self, inst: Instance, work: Work, now: datetime) -> None:
+        ex = inst.execution
+        ex.history.append(event(EventType.TaskScheduled, now, work.task_id, Name=work.name, Version="",
+                                Input=work.input_json))
+        ex.work[work.task_id] = work
+        self._push(("activity", inst.instance_id, ex.execution_id, work.task_id))
+
+    def _schedule_sub(self, inst: Instance, work: Work, now: datetime) -> None:
+        ex = inst.execution
+        child_id = work.explicit_child_id or f"{ex.execution_id}:{work.task_id}"
+        work.child_instance_id = child_id
+        ex.history.append(event(EventType.SubOrchestrationInstanceCreated, now, work.task_id, Name=work.name,
+                                Version="", InstanceId=child_id, Input=work.input_json))
+        ex.work[work.task_id] = work
+        try:
+            self.start(work.name, work.input_json, child_id, (inst.instance_id, ex.execution_id, work.task_id))
+        except (OrchestrationAlreadyExistsError, ValueError) as exc:
+            ev = event(EventType.SubOrchestrationInstanceFailed, now, TaskScheduledId=work.task_id,
+                       Reason=f"Orchestrator function '{work.name}' failed: {exc}", Details=str(exc))
+            self._push(("episode", inst.instance_id, ex.execution_id, ev))
+
+    def _implicit(self, inst: Instance, delivered: dict[str, Any] | None, now: datetime) -> None:
+        """Retry bookkeeping the host does on its own: a timer after a failure, a re-attempt when it fires."""
+        if delivered is None:
+            return
+        ex, kind = inst.execution, delivered["EventType"]
+        key = delivered.get("TimerId") if kind == EventType.TimerFired else delivered.get("TaskScheduledId")
+        work = ex.work.pop(key, None) if isinstance(key, int) else None
+        if work is None:
+            return
+        if kind in (EventType.TaskFailed, EventType.SubOrchestrationInstanceFailed) and work.retry:
+            timer_id = ex.next_id
+            ex.next_id += 1
+            last = work.attempt >= work.retry.max_attempts
+            fire_at = now if last else now + timedelta(milliseconds=work.retry.first_interval_ms)
+            ex.history.append(event(EventType.TimerCreated, now, timer_id, FireAt=dotnet_timestamp(fire_at)))
+            ex.work[timer_id] = Work(timer_id, "timer", fire_at=fire_at, retry_of=work)
+        elif kind == EventType.TimerFired and work.retry_of is not None:
+            previous = work.retry_of
+            assert previous.retry is not None
+            if previous.attempt < previous.retry.max_attempts:
+                again = Work(ex.next_id, previous.kind, previous.name, previous.input_json, previous.retry,
+                             previous.attempt + 1, explicit_child_id=previous.explicit_child_id)
+                ex.next_id += 1
+                if again.kind == "activity":
+                    self._schedule_activity(inst, again, now)
+                else:
+                    self._schedule_sub(inst, again, now)
+
+    def _run_activity(self, instance_id: str, execution_id: str, task_id: int) -> None:
+        with self.lock:
+            inst = self._live(instance_id, execution_id)
+            work = inst.execution.work.get(task_id) if inst else None
+            if work is None:
+                return
+            info = self.activities[work.name]
+        outcome = self.runner.run(info, work.input_json, instance_id, task_id)
+        with self.lock:
+            inst = self._live(instance_id, execution_id)
+            if inst is None or task_id not in inst.execution.work:
+                return  # terminated or continued-as-new meanwhile: the result is dropped, as on the real host
+            now = self.clock.now()
+            if outcome.error is None:
+                ev = event(EventType.TaskCompleted, now, TaskScheduledId=task_id, Result=outcome.result_json)
+            else:
+                ev = event(EventType.TaskFailed, now, TaskScheduledId=task_id,
+                           Reason=f"Activity function '{work.name}' failed: {outcome.error}",
+                           Details=outcome.details, FailureDetails=None)
+            self._push(("episode", instance_id, execution_id, ev))
+
+    def _complete(self, inst: Instance, output: Any, now: datetime) -> bool:
+        ex = inst.execution
+        ex.history.append(event(EventType.ExecutionCompleted, now, OrchestrationStatus=int(
+            OrchestrationStatus.Completed), Result=json.dumps(output), FailureDetails=None))
+        ex.history.append(event(EventType.OrchestratorCompleted, now))
+        self._finish(inst, "Completed", output, now)
+        self._notify_parent(inst, result=json.dumps(output))
+        return True
+
+    def _fail(self, inst: Instance, message: str, now: datetime) -> bool:
+        ex = inst.execution
+        ex.history.append(event(EventType.ExecutionCompleted, now, OrchestrationStatus=int(
+            OrchestrationStatus.Failed), Result=message, FailureDetails={"ErrorMessage": message}))
+        ex.history.append(event(EventType.OrchestratorCompleted, now))
+        self._finish(inst, "Failed", f"Orchestrator function '{inst.name}' failed: {message}", now)
+        self._notify_parent(inst, failed=message)
+        return True
+
+    def _continue_as_new(self, inst: Instance, input_text: Any, now: datetime) -> bool:
+        ex = inst.execution
+        ex.history.append(event(EventType.ContinueAsNew, now, OrchestrationStatus=int(
+            OrchestrationStatus.ContinuedAsNew), Result=input_text))
+        ex.history.append(event(EventType.OrchestratorCompleted, now))
+        self._check_ended_execution(inst, ex)
+        inst.previous_executions.append(ex)
+        inst.execution = Execution(execution_id=new_execution_id(), input_token=input_text)
+        inst.created_time = now  # the real host resets createdTime on each generation
+        inst.status, inst.last_updated_time = "ContinuedAsNew", now
+        self._push(("episode", inst.instance_id, inst.execution.execution_id, None))
+        return True
+
+    def _finish(self, inst: Instance, status: str, output: Any, now: datetime) -> None:
+        inst.status, inst.output, inst.last_updated_time = status, output, now
+        inst.execution.work.clear()
+        if status != "Terminated":
+            self._check_ended_execution(inst, inst.execution)
+        self.changed.notify_all()
+
+    def _notify_parent(self, inst: Instance, result: str | None = None, failed: str | None = None) -> None:
+        if inst.parent_instance_id is None or inst.parent_execution_id is None or inst.parent_task_id is None:
+            return
+        parent = self._live(inst.parent_instance_id, inst.parent_execution_id)
+        if parent is None or inst.parent_task_id not in parent.execution.work:
+            return
+        now = self.clock.now()
+        if failed is None:
+            ev = event(EventType.SubOrchestrationInstanceCompleted, now, TaskScheduledId=inst.parent_task_id,
+                       Result=result)
+        else:
+            ev = event(EventType.SubOrchestrationInstanceFailed, now, TaskScheduledId=inst.parent_task_id,
+                       Reason=f"Orchestrator function '{inst.name}' failed: {failed}", Details=failed)
+        self._push(("episode", parent.instance_id, parent.execution.execution_id, ev))
+
+    def _check_ended_execution(self, inst: Instance, ex: Execution) -> None:
+        if self.determinism_checks and inst.determinism_error is None:
+            inst.determinism_error = self.replay_mismatch(inst.name, ex)
+
+    def replay_mismatch(self, name: str, ex: Execution) -> str | None:
+        """Replay the execution's last episode from its full history; a text when the actions differ."""
+        if ex.last_context is None:
+            return None
+        replayed = invoke(self.orchestrators[name], ex.last_context)
+        again = normalized(replayed.actions)
+        if again != ex.actions:
+            return NonDeterminismError.describe(name, ex.actions, again)
+        return None
+

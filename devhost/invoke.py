@@ -1,0 +1,78 @@
+"""Call user functions the way the Python worker does: keyword arguments by binding name, async functions on
+one long-lived event loop (the SDK's aiohttp session is bound to the loop that created it), JSON converters
+around activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import traceback
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from devhost.indexer import FunctionInfo
+
+_loops: list[asyncio.AbstractEventLoop] = []
+_loop_lock = threading.Lock()
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The process-wide worker loop (a daemon thread), created on first use and shared by every DevHost."""
+    with _loop_lock:
+        if not _loops or _loops[-1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="devhost-asyncio", daemon=True).start()
+            _loops.append(loop)
+        return _loops[-1]
+
+
+def run_coroutine(coro: Coroutine[Any, Any, Any], timeout: float | None = None) -> Any:
+    """Run `coro` on the worker loop from any other thread and wait for its result."""
+    return asyncio.run_coroutine_threadsafe(coro, event_loop()).result(timeout)
+
+
+def call(info: FunctionInfo, kwargs: dict[str, Any]) -> Any:
+    """Invoke the indexed function with keyword arguments; await it on the worker loop if it is async."""
+    fn = info.user_function
+    accepted = _accepted_params(fn)
+    if accepted is not None:
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    result = fn(**kwargs)
+    if inspect.iscoroutine(result):
+        result = run_coroutine(result)
+    return result
+
+
+def _accepted_params(fn: Any) -> set[str] | None:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None  # df_client_middleware takes **kwargs and forwards them to the user function
+    return {p.name for p in params}
+
+
+def decode_activity_input(input_json: str | None) -> Any:
+    """ActivityTriggerConverter.decode of the JSON text the host passes (df_loads, raw string fallback)."""
+    return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json or "null"),
+                                           trigger_metadata=None)
+
+
+def encode_activity_output(value: Any) -> str:
+    """ActivityTriggerConverter.encode: the JSON text that becomes TaskCompleted.Result."""
+    return str(ActivityTriggerConverter.encode(value, expected_type=None).value)
+
+
+def failure_details(exc: BaseException) -> str:
+    """The worker's failure text (what the host stores as Details)."""
+    package = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(package)]
+    stack = "".join(traceback.format_list(frames))
+    return f"Result: Failure\nException: {type(exc).__name__}: {exc}\nStack: {stack}"

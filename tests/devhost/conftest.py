@@ -1,0 +1,30 @@
+"""Fixtures for devhost tests: the sample app on a virtual clock, started and stopped per test."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devhost import DevHost, VirtualClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+SAMPLE_ENV = {"TASKHUB_NAME": "DevhostTests", "TICK_SCHEDULE": "0 0 3 * * *", "WORK_QUEUE": "unused-queue",
+              "DEVHOST_SAMPLE_SETTING": "from-env"}
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(START)
+
+
+@pytest.fixture
+def host(clock: VirtualClock) -> Iterator[DevHost]:
+    """The sample app without storage: orchestrations, HTTP and timers only."""
+    with DevHost.load("sample_app.function_app", clock=clock, env=SAMPLE_ENV, determinism_checks=True) as running:
+        yield running
