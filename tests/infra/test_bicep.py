@@ -1,0 +1,504 @@
+"""Offline checks of the deployment (infra/ + azure.yaml): no Azure, no Bicep CLI.
+
+Every .bicep file is parsed with pycep-parser, and the parsed templates are walked to prove what a reviewer
+would otherwise check by eye: which role is granted to which identity at which scope, that every setting of
+the DESIGN.md settings table reaches the Function App, and that the storage and site hardening is in place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pycep import BicepParser
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "infra"
+MODULES = INFRA / "modules"
+DESIGN = REPO.parent / "shared" / "DESIGN.md"
+
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+
+# The settings table of DESIGN.md (checked against the file itself when it is beside the repository).
+DESIGN_SETTINGS = {
+    "ARM_ENDPOINT",
+    "DATAPROTECTION_API_VERSION",
+    "AZURE_CLIENT_ID",
+    "RESTORE_TARGET_ALLOWLIST",
+    "RESTORE_TIMEOUT",
+    "POLL_MIN_SECONDS",
+    "POLL_MAX_SECONDS",
+    "POLL_DEFAULT_SECONDS",
+    "RESTORE_REQUESTS_QUEUE",
+    "RESTORE_VAULTS",
+    "ALERT_RESTORE_TARGET",
+    "DRILL_SCHEDULE",
+    "DRILL_PLAN",
+    "AzureWebJobsStorage",
+}
+
+# Built-in role definition ids (the same in every tenant).
+BACKUP_OPERATOR = "00c29273-979b-4161-815c-10b084fb9324"
+BACKUP_READER = "a795c7a0-d4a2-40c1-ae25-d81f01202912"
+BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
+QUEUE_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
+TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
+METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+
+ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
+
+# Every role assignment the templates may create: (file, symbol) -> (role id, scope symbol, scope type,
+# principal expression). Anything else is a test failure (least privilege: no role slips in unreviewed).
+EXPECTED_ROLES: dict[tuple[str, str], tuple[str, str, str, str]] = {
+    ("app-roles.bicep", "blobOwner"): (
+        BLOB_DATA_OWNER, "storage", "Microsoft.Storage/storageAccounts", "principalId"),
+    ("app-roles.bicep", "queueContributor"): (
+        QUEUE_DATA_CONTRIBUTOR, "storage", "Microsoft.Storage/storageAccounts", "principalId"),
+    ("app-roles.bicep", "tableContributor"): (
+        TABLE_DATA_CONTRIBUTOR, "storage", "Microsoft.Storage/storageAccounts", "principalId"),
+    ("app-roles.bicep", "metricsPublisher"): (
+        METRICS_PUBLISHER, "applicationInsights", "Microsoft.Insights/components", "principalId"),
+    ("vault-roles.bicep", "restoreOperator"): (
+        BACKUP_OPERATOR, "vault", "Microsoft.DataProtection/backupVaults", "principalId"),
+    ("vault-roles.bicep", "jobReader"): (
+        BACKUP_READER, "vault", "Microsoft.DataProtection/backupVaults", "principalId"),
+    ("drill-container-roles.bicep", "drillContributor"): (
+        BLOB_DATA_CONTRIBUTOR, "container", "Microsoft.Storage/storageAccounts/blobServices/containers",
+        "principalId"),
+    ("vault-target-roles.bicep", "vaultWriter"): (
+        BLOB_DATA_CONTRIBUTOR, "storage", "Microsoft.Storage/storageAccounts", "vaults.identity.principalId"),
+    ("alert-route.bicep", "forwarderSender"): (
+        QUEUE_MESSAGE_SENDER, "queue", "Microsoft.Storage/storageAccounts/queueServices/queues",
+        "forwarder.identity.principalId"),
+}
+
+# Scopes in other resource groups are existing resources, never created by this deployment.
+EXISTING_SCOPES = {
+    ("vault-roles.bicep", "vault"),
+    ("drill-container-roles.bicep", "container"),
+    ("vault-target-roles.bicep", "storage"),
+    ("vault-target-roles.bicep", "vaults"),
+}
+
+
+@cache
+def parsed(path: Path) -> dict[str, Any]:
+    return BicepParser().parse(file_path=path)
+
+
+def module(name: str) -> dict[str, Any]:
+    return parsed(MODULES / name)
+
+
+def main() -> dict[str, Any]:
+    return parsed(INFRA / "main.bicep")
+
+
+def body(element: dict[str, Any]) -> dict[str, Any]:
+    """The object of a resource/module, through `= if (...) {...}` and `= [for ...: {...}]` wrappers."""
+    config = element["config"]
+    while isinstance(config, dict) and ("loop_type" in config or "condition" in config) and "config" in config:
+        config = config["config"]
+    return config
+
+
+def expression(value: Any) -> str:
+    """A compact text form of a parsed expression: property accessors as dotted names, functions as calls."""
+    if isinstance(value, dict) and "operator" in value:
+        op = value["operator"]
+        operands = op["operands"]
+        if op["type"] == "property_accessor":
+            return f"{expression(operands['operand_1'])}.{expression(operands['operand_2'])}"
+        if op["type"] == "index_accessor":
+            return expression(operands["operand_1"])
+        return f"{op['type']}({', '.join(expression(v) for v in operands.values())})"
+    if isinstance(value, dict) and "function" in value:
+        fn = value["function"]
+        args = ", ".join(expression(v) for v in fn["parameters"].values() if v is not None)
+        return f"{fn['type']}({args})"
+    return str(value)
+
+
+def names_in(value: Any) -> Iterator[str]:
+    """Every plain string (symbol reference or literal) inside a parsed expression."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from names_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from names_in(item)
+
+
+def variable(doc: dict[str, Any], name: str) -> Any:
+    return doc["variables"][name]["value"]
+
+
+def param_default(doc: dict[str, Any], name: str) -> Any:
+    return doc["parameters"][name].get("default")
+
+
+def role_id(doc: dict[str, Any], role_definition: Any) -> str:
+    """Resolve subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.x) to the guid."""
+    fn = role_definition["function"]
+    assert fn["type"] == "subscription_resource_id", "role definitions must use subscriptionResourceId()"
+    params = fn["parameters"]
+    assert params["resource_type"] == "Microsoft.Authorization/roleDefinitions"
+    ref = expression(params["resource_name_1"])
+    table, _, key = ref.partition(".")
+    value = variable(doc, table)[key]
+    assert re.fullmatch(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", value), value
+    return str(value)
+
+
+def role_assignments() -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    for path in BICEP_FILES:
+        doc = parsed(path)
+        for symbol, resource in doc.get("resources", {}).items():
+            if resource["type"] == ROLE_ASSIGNMENT:
+                yield path.name, symbol, doc, resource
+
+
+# --------------------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_infra_has_the_expected_files() -> None:
+    names = {p.relative_to(INFRA).as_posix() for p in BICEP_FILES}
+    assert "main.bicep" in names
+    for required in ("functionapp.bicep", "storage.bicep", "monitoring.bicep", "app-roles.bicep",
+                     "vault-roles.bicep", "vault-target-roles.bicep", "drill-container-roles.bicep",
+                     "alert-route.bicep", "identity.bicep"):
+        assert f"modules/{required}" in names
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_bicep_file_parses(path: Path) -> None:
+    doc = BicepParser().parse(file_path=path)
+    assert doc.get("resources") or doc.get("modules"), f"{path.name} declares nothing"
+
+
+def test_every_module_reference_points_at_a_file() -> None:
+    for path in BICEP_FILES:
+        for symbol, mod in parsed(path).get("modules", {}).items():
+            target = path.parent / mod["detail"]["path"]
+            assert target.is_file(), f"{path.name}: module {symbol} -> {target} is missing"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Roles: id, scope, principal, name
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_role_assignments_are_exactly_the_reviewed_ones() -> None:
+    found = {(file, symbol) for file, symbol, _, _ in role_assignments()}
+    assert found == set(EXPECTED_ROLES)
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_ROLES), ids=lambda k: f"{k[0]}:{k[1]}")
+def test_role_assignment(key: tuple[str, str]) -> None:
+    file, symbol = key
+    want_role, want_scope, want_scope_type, want_principal = EXPECTED_ROLES[key]
+    doc = module(file)
+    config = body(doc["resources"][symbol])
+    props = config["properties"]
+
+    assert role_id(doc, props["roleDefinitionId"]) == want_role
+    assert config["scope"] == want_scope
+    scope_resource = doc["resources"][want_scope]
+    assert scope_resource["type"] == want_scope_type
+    if (file, want_scope) in EXISTING_SCOPES:
+        assert scope_resource["existing"] is True, f"{want_scope} must be an existing resource"
+    assert expression(props["principalId"]) == want_principal
+    # Managed identities are service principals; saying so avoids the replication-delay failure on create.
+    assert props["principalType"] == "ServicePrincipal"
+    # A deterministic name per (scope, principal, role): guid(<scope>.id, <principal>, <role>).
+    name = body(doc["resources"][symbol])["name"]
+    assert name["function"]["type"] == "guid"
+    guid_args = [expression(v) for v in name["function"]["parameters"].values() if v is not None]
+    assert guid_args[0] == f"{want_scope}.id"
+    role_key = expression(props["roleDefinitionId"]["function"]["parameters"]["resource_name_1"])
+    assert role_key in guid_args
+
+
+def test_role_ids_carry_a_comment_saying_why() -> None:
+    for path in MODULES.glob("*.bicep"):
+        text = path.read_text()
+        for match in re.finditer(r"^\s*(\w+): '([0-9a-f-]{36})'", text, re.MULTILINE):
+            preceding = text[: match.start()].rstrip().splitlines()[-1].strip()
+            assert preceding.startswith("//"), f"{path.name}: role {match.group(1)} has no comment above it"
+
+
+def test_vault_target_roles_go_to_each_vault_identity_on_each_target_account() -> None:
+    doc = module("vault-target-roles.bicep")
+    vaults = doc["resources"]["vaults"]
+    assert vaults["existing"] is True
+    assert vaults["config"]["loop_type"]["detail"]["array_name"] == "vaultIds"
+    # The vaults may live in any resource group / subscription: resourceGroup(sub, rg) from the vault id.
+    assert body(vaults)["scope"]["function"]["type"] == "resource_group"
+    writer = doc["resources"]["vaultWriter"]
+    assert writer["config"]["loop_type"]["detail"]["array_name"] == "vaultIds"
+
+
+def test_main_wires_the_app_identity_into_every_app_role_module() -> None:
+    doc = main()
+    principal = expression(variable(doc, "appPrincipalId"))
+    assert principal == ("conditional(isUserAssigned, identity.outputs.principalId, "
+                         "functionApp.outputs.principalId)")
+    for name in ("appRoles", "vaultRoles", "drillRoles"):
+        assert body(doc["modules"][name])["params"]["principalId"] == "appPrincipalId", name
+
+
+def test_main_grants_vault_roles_on_every_vault_in_its_own_resource_group() -> None:
+    doc = main()
+    vault_roles = doc["modules"]["vaultRoles"]
+    assert vault_roles["config"]["loop_type"]["detail"]["array_name"] == "vaultIds"
+    scope = body(vault_roles)["scope"]["function"]
+    assert scope["type"] == "resource_group"
+    assert expression(scope["parameters"]["subscription_id"]) == "split(vaultId, /)"
+    assert expression(scope["parameters"]["resource_group_name"]) == "split(vaultId, /)"
+    # RESTORE_VAULTS and the vaults that get roles are the same list.
+    assert expression(variable(doc, "appSettings")["RESTORE_VAULTS"]) == "join(vaultIds, ,)"
+    assert "backupVaultId" in set(names_in(variable(doc, "vaultIds")))
+
+
+def test_main_grants_the_vault_identities_on_every_target_account() -> None:
+    doc = main()
+    targets = doc["modules"]["vaultTargetRoles"]
+    assert targets["config"]["loop_type"]["detail"]["array_name"] == "allTargetIds"
+    assert body(targets)["params"]["vaultIds"] == "vaultIds"
+    assert body(targets)["scope"]["function"]["type"] == "resource_group"
+    # The same containers form the allowlist: every target the app may name has the vault role behind it.
+    urls = variable(doc, "allowlistUrls")
+    assert urls["loop_type"]["detail"]["array_name"] == "allTargetIds"
+    assert urls["config"].startswith("https://${split(c, '/')[8]}.blob.${blobSuffix}/")
+    all_targets = set(names_in(variable(doc, "allTargetIds")))
+    assert {"restoreTargetIds", "extraTargetIds"} <= all_targets
+    extra = set(names_in(variable(doc, "extraTargetIds")))
+    assert {"alertRestoreTargetContainerId", "drillContainerId"} <= extra
+
+
+def test_drill_roles_are_scoped_to_the_drill_container() -> None:
+    doc = main()
+    drill = doc["modules"]["drillRoles"]
+    assert "drillContainerId" in set(names_in(drill["config"]["condition"]))
+    params = body(drill)["params"]
+    assert expression(params["containerName"]) == "split(drillContainerId, /)"
+
+
+# --------------------------------------------------------------------------------------------------------
+# App settings
+# --------------------------------------------------------------------------------------------------------
+
+
+def design_settings() -> set[str]:
+    """Setting names of the DESIGN.md table (first column), or the embedded copy when shared/ is absent."""
+    if not DESIGN.is_file():
+        return DESIGN_SETTINGS
+    text = DESIGN.read_text()
+    section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    names: set[str] = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([A-Za-z_]+)`", line.split("|")[1]))
+    return names
+
+
+def function_app_settings() -> dict[str, Any]:
+    """Every key the appsettings resource can hold, merged from the objects in its union(...)."""
+    fa = module("functionapp.bicep")
+    config = body(fa["resources"]["appSettingsConfig"])
+    assert config["name"] == "appsettings"
+    merged: dict[str, Any] = {}
+    for arg in config["properties"]["function"]["parameters"].values():
+        for ref in names_in(arg):
+            if ref in fa["variables"]:
+                merged.update(variable(fa, ref))
+            elif ref == "appSettings":
+                merged.update(variable(main(), "appSettings"))
+    return merged
+
+
+def test_design_table_is_the_embedded_list() -> None:
+    assert design_settings() == DESIGN_SETTINGS
+
+
+def test_every_design_setting_reaches_the_function_app() -> None:
+    settings = function_app_settings()
+    for name in design_settings():
+        if name == "AzureWebJobsStorage":
+            # Identity-based connection instead of a connection string.
+            assert "AzureWebJobsStorage__accountName" in settings
+            assert name not in settings
+        else:
+            assert name in settings, name
+    assert settings["TASKHUB_NAME"] == "taskHubName"
+    assert settings["DRILL_RESULTS_TABLE"] == "drillResultsTable"
+    assert variable(main(), "drillResultsTable") == "restoredrills"
+
+
+def test_main_passes_its_settings_to_the_function_app() -> None:
+    assert body(main()["modules"]["functionApp"])["params"]["appSettings"] == "appSettings"
+
+
+def test_identity_based_storage_settings() -> None:
+    fa = module("functionapp.bicep")
+    storage = variable(fa, "storageConnection")
+    assert expression(storage["AzureWebJobsStorage__accountName"]) == "storage.name"
+    for service in ("blob", "queue", "table"):
+        assert f"AzureWebJobsStorage__{service}ServiceUri" in storage
+    user = variable(fa, "userAssignedSettings")
+    assert user["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert user["AzureWebJobsStorage__clientId"] == "userAssignedIdentityClientId"
+    assert user["AZURE_CLIENT_ID"] == "userAssignedIdentityClientId"
+    telemetry = variable(fa, "telemetrySettings")
+    assert "Authorization=AAD" in json.dumps(telemetry["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"])
+    # Flex Consumption takes the runtime from functionAppConfig and rejects these settings.
+    for forbidden in ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE"):
+        assert forbidden not in function_app_settings()
+
+
+def test_setting_defaults_match_design() -> None:
+    doc = main()
+    assert param_default(doc, "dataProtectionApiVersion") == "2026-06-01"
+    assert param_default(doc, "restoreTimeout") == "PT24H"
+    assert param_default(doc, "pollMinSeconds") == "5"
+    assert param_default(doc, "pollMaxSeconds") == "600"
+    assert param_default(doc, "pollDefaultSeconds") == "30"
+    assert param_default(doc, "restoreRequestsQueue") == "restore-requests"
+    assert param_default(doc, "drillSchedule") == "0 0 3 * * *"
+    assert param_default(doc, "identityType") == "SystemAssigned"
+    assert param_default(doc, "planSkuName") == "FC1"
+    settings = variable(doc, "appSettings")
+    assert settings["RESTORE_TARGET_ALLOWLIST"] == "allowlist"
+    assert expression(variable(doc, "allowlist")) == "join(allowlistUrls, ,)"
+
+
+def test_queues_and_table_are_created() -> None:
+    doc = main()
+    assert variable(doc, "queueNames") == [
+        "restoreRequestsQueue", "${restoreRequestsQueue}-rejected", "restore-drill-alerts"]
+    params = body(doc["modules"]["storage"])["params"]
+    assert params["queueNames"] == "queueNames"
+    assert params["tableNames"] == ["drillResultsTable"]
+    storage = module("storage.bicep")
+    assert storage["resources"]["queues"]["config"]["loop_type"]["detail"]["array_name"] == "queueNames"
+    assert storage["resources"]["tables"]["config"]["loop_type"]["detail"]["array_name"] == "tableNames"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Hardening
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_no_keys_anywhere() -> None:
+    for path in [*BICEP_FILES, INFRA / "main.parameters.json", REPO / "azure.yaml"]:
+        text = path.read_text()
+        for needle in ("AccountKey", "listKeys", "SharedAccessSignature", "accountKey", "sasToken"):
+            assert needle not in text, f"{path.name} mentions {needle}"
+
+
+def test_storage_account_hardening() -> None:
+    storage = module("storage.bicep")["resources"]["storage"]
+    props = body(storage)["properties"]
+    assert props["allowSharedKeyAccess"] is False
+    assert props["minimumTlsVersion"] == "TLS1_2"
+    assert props["supportsHttpsTrafficOnly"] is True
+    assert props["allowBlobPublicAccess"] is False
+    assert props["defaultToOAuthAuthentication"] is True
+
+
+def test_function_app_hardening() -> None:
+    fa = module("functionapp.bicep")
+    site = body(fa["resources"]["site"])
+    assert site["kind"] == "functionapp,linux"
+    props = site["properties"]
+    assert props["httpsOnly"] is True
+    assert props["siteConfig"]["minTlsVersion"] == "1.2"
+    assert props["siteConfig"]["ftpsState"] == "Disabled"
+    assert props["functionAppConfig"]["runtime"] == {"name": "python", "version": "pythonVersion"}
+    assert param_default(fa, "pythonVersion") == "3.11"
+    deployment = props["functionAppConfig"]["deployment"]["storage"]
+    assert deployment["type"] == "blobContainer"
+    auth_refs = set(names_in(deployment["authentication"]))
+    assert {"deploymentAuthUserAssigned", "deploymentAuthSystemAssigned"} <= auth_refs
+    assert variable(fa, "deploymentAuthSystemAssigned") == {"type": "SystemAssignedIdentity"}
+    assert variable(fa, "deploymentAuthUserAssigned")["type"] == "UserAssignedIdentity"
+    assert site["identity"]["type"] == "identityType"
+    policies = {
+        body(r)["name"]: body(r)["properties"]["allow"]
+        for r in fa["resources"].values()
+        if r["type"] == "Microsoft.Web/sites/basicPublishingCredentialsPolicies"
+    }
+    assert policies == {"ftp": False, "scm": False}
+    plan = body(fa["resources"]["plan"])
+    assert plan["sku"] == {"name": "planSkuName", "tier": "planSkuTier"}
+    assert param_default(fa, "planSkuTier") == "FlexConsumption"
+
+
+def test_application_insights_uses_entra_id() -> None:
+    insights = body(module("monitoring.bicep")["resources"]["applicationInsights"])
+    assert insights["properties"]["DisableLocalAuth"] is True
+    assert expression(insights["properties"]["WorkspaceResourceId"]) == "logAnalytics.id"
+
+
+def test_alert_route_is_optional_and_reaches_the_queue_through_a_logic_app() -> None:
+    doc = main()
+    route = doc["modules"]["alertRoute"]
+    assert "alertExampleEnabled" in set(names_in(route["config"]["condition"]))
+    assert body(route)["params"]["queueName"] == "restoreRequestsQueue"
+    alert = module("alert-route.bicep")
+    group = body(alert["resources"]["actionGroup"])["properties"]
+    receivers = group["logicAppReceivers"]
+    assert len(receivers) == 1
+    assert receivers[0]["useCommonAlertSchema"] is True
+    workflow = body(alert["resources"]["forwarder"])
+    action = workflow["properties"]["definition"]["actions"]["enqueue"]["inputs"]
+    assert action["authentication"] == {"type": "ManagedServiceIdentity", "audience": "https://storage.azure.com/"}
+    assert action["uri"].endswith("${queueName}/messages")
+    rule = body(alert["resources"]["serverDown"])
+    assert rule["properties"]["criteria"]["allOf"][0]["metricNamespace"] == "Microsoft.DBforPostgreSQL/flexibleServers"
+
+
+# --------------------------------------------------------------------------------------------------------
+# azd files
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_parameters_file_matches_main_bicep() -> None:
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    declared = main()["parameters"]
+    assert set(parameters) <= set(declared), set(parameters) - set(declared)
+    required = {name for name, p in declared.items() if "default" not in p}
+    assert required <= set(parameters)
+    # azd substitutes environment values; defaults in the file agree with the Bicep defaults.
+    for name, entry in parameters.items():
+        match = re.fullmatch(r"\$\{([A-Z0-9_]+)(?:=(.*))?\}", entry["value"])
+        assert match, f"{name}: {entry['value']}"
+        default = match.group(2)
+        if default is not None and default != "" and "default" in declared[name]:
+            assert default == declared[name]["default"], name
+
+
+def test_azure_yaml() -> None:
+    manifest = yaml.safe_load((REPO / "azure.yaml").read_text())
+    assert manifest["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
+    api = manifest["services"]["api"]
+    assert api == {"project": ".", "language": "python", "host": "function"}
+    # The site carries the tag azd deploys to.
+    assert param_default(module("functionapp.bicep"), "azdServiceName") == "api"
+
+
+def test_drill_plan_file_is_json() -> None:
+    plan = json.loads((INFRA / "drill-plan.json").read_text())
+    assert isinstance(plan, dict)
