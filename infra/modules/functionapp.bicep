@@ -59,9 +59,6 @@ param appSettings object = {}
 
 var isUserAssigned = identityType == 'UserAssigned'
 
-var userAssignedIdentities = {
-  '${userAssignedIdentityId}': {}
-}
 var deploymentAuthUserAssigned = {
   type: 'UserAssignedIdentity'
   userAssignedIdentityResourceId: userAssignedIdentityId
@@ -103,7 +100,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   kind: 'functionapp,linux'
   identity: {
     type: identityType
-    userAssignedIdentities: isUserAssigned ? userAssignedIdentities : null
+    userAssignedIdentities: isUserAssigned ? { '${userAssignedIdentityId}': {} } : null
   }
   //checkov:skip=CKV_AZURE_17:Callers use function keys (automation) or are Azure services (action group, Logic App) that present no client certificate.
   //checkov:skip=CKV_AZURE_222:Automation and Azure Monitor reach the HTTP API over the public endpoint; every function needs a key, HTTPS only, TLS 1.2. Add VNet integration + private endpoints if your callers are private.
