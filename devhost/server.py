@@ -69,7 +69,8 @@ class LoopbackServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"devhost-{name}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"devhost-{name}",
+                                        daemon=True)
 
     @property
     def base_url(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,7 @@ from devhost import DevHost, VirtualClock
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-START = datetime(2026, 11, 1, tzinfo=UTC)
-SAMPLE_ENV = {"TASKHUB_NAME": "DevhostTests", "TICK_SCHEDULE": "0 0 3 * * *", "WORK_QUEUE": "unused-queue",
-              "DEVHOST_SAMPLE_SETTING": "from-env"}
+from devhost_testing import SAMPLE_ENV, START
 
 
 @pytest.fixture
