@@ -75,6 +75,8 @@ class EmulatorServer:
             self._httpd = None
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.state.blobs is not None:
+            self.state.blobs.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

@@ -90,6 +90,10 @@ class BlobTarget:
 
         self._service = BlobServiceClient.from_connection_string(connection_string)
 
+    def close(self) -> None:
+        """Close pooled connections (Azurite waits for open ones when it shuts down)."""
+        self._service.close()
+
     def container_exists(self, url: str) -> bool:
         return bool(self._service.get_container_client(container_of(url)).exists())
 

@@ -21,10 +21,11 @@ pytestmark = pytest.mark.azurite
 @pytest.fixture
 def container(azurite: Azurite) -> Iterator[ContainerClient]:
     name = f"restores{uuid.uuid4().hex[:10]}"
-    client = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(name)
-    client.create_container()
-    yield client
-    client.delete_container()
+    with BlobServiceClient.from_connection_string(azurite.connection_string) as service:
+        client = service.get_container_client(name)
+        client.create_container()
+        yield client
+        client.delete_container()
 
 
 def _url(container: ContainerClient) -> str:
