@@ -32,6 +32,11 @@ def spec_root() -> Path:
         candidates.append(Path(os.environ[SPEC_ENV]))
     repo = Path(__file__).resolve().parent.parent
     candidates += [repo.parent / "shared" / "azure-spec", Path.cwd().parent / "shared" / "azure-spec"]
+    return find_spec(candidates)
+
+
+def find_spec(candidates: list[Path]) -> Path:
+    """The first candidate folder holding both api-versions' swagger, else SpecNotFoundError."""
     for path in candidates:
         if all((path / version / "dataprotection.json").is_file() for version in API_VERSIONS):
             return path
