@@ -329,8 +329,9 @@ def function_app_settings() -> dict[str, Any]:
     return merged
 
 
-def test_design_table_is_the_embedded_list() -> None:
-    assert design_settings() == DESIGN_SETTINGS
+def test_design_table_is_read() -> None:
+    # The embedded copy is only a fallback; a setting DESIGN.md adds later must reach the app too.
+    assert design_settings() >= DESIGN_SETTINGS
 
 
 def test_every_design_setting_reaches_the_function_app() -> None:

@@ -27,7 +27,7 @@ def run_checkov() -> tuple[dict[str, Any], float]:
     if not CHECKOV.exists():
         pytest.fail(
             f"{CHECKOV.relative_to(REPO)} is missing: `make setup` installs it "
-            "(a separate venv .venv-infra with the pinned checkov version)"
+            "(a separate venv .venv-infra with the checkov version pinned in tests/infra/requirements-checkov.txt)"
         )
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     started = time.monotonic()
