@@ -87,7 +87,7 @@ def parse_time(text: str) -> datetime:
         value = value[:-1] + "+00:00"
     if "." in value:
         head, _, tail = value.partition(".")
-        digits = "".join(ch for ch in tail if ch.isdigit())
+        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
         zone = tail[len(digits):]
         value = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     dt = datetime.fromisoformat(value)
