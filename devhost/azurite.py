@@ -75,7 +75,8 @@ class Azurite:
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                # Azurite's graceful close waits for idle keep-alive connections; nothing persists, so do not wait long
+                self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)

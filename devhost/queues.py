@@ -58,6 +58,8 @@ class QueuePoller:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        self.client.close()  # open keep-alive connections would hold Azurite's shutdown
+        self.poison.close()
 
     def pending(self) -> bool:
         """Messages still in the queue, visible or waiting out a retry's visibility timeout."""
