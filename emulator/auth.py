@@ -6,6 +6,8 @@ Tokens are opaque random strings remembered with an expiry on the real wall cloc
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import threading
 import time
@@ -25,6 +27,7 @@ IDENTITY_API_VERSION = "2019-08-01"
 class _Token:
     resource: str
     expires_on: float
+    revoked_at: int | None = None
 
 
 class TokenStore:
@@ -57,6 +60,7 @@ class TokenStore:
         with self._lock:
             for token in self._tokens.values():
                 token.expires_on = min(token.expires_on, now)
+                token.revoked_at = token.revoked_at or int(now)
             return len(self._tokens)
 
     def check(self, authorization: str | None) -> None:
@@ -90,7 +94,8 @@ class TokenStore:
             expired = _dotnet_time(token.expires_on)
             current = _dotnet_time(now)
             message = f"The access token expiry UTC time '{expired}' is earlier than current UTC time '{current}'."
-            raise _unauthorized("ExpiredAuthenticationToken", message, message)
+            claims = _revocation_claims(token.revoked_at) if token.revoked_at is not None else None
+            raise _unauthorized("ExpiredAuthenticationToken", message, message, claims)
 
     def identity_response(self, query: dict[str, str], header: str | None) -> tuple[int, dict[str, Any]]:
         """Answer ``GET {IDENTITY_ENDPOINT}?api-version=2019-08-01&resource=...`` as App Service does."""
@@ -104,12 +109,20 @@ class TokenStore:
         return 200, self.issue(resource)
 
 
-def _unauthorized(code: str, message: str, description: str) -> ArmError:
-    challenge = (
-        'Bearer authorization_uri="https://login.microsoftonline.com/common", '
-        f'error="invalid_token", error_description="{description}"'
-    )
+def _unauthorized(code: str, message: str, description: str, claims: str | None = None) -> ArmError:
+    challenge = 'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+    if claims is None:
+        challenge += f'error="invalid_token", error_description="{description}"'
+    else:
+        # A revoked token gets a Continuous Access Evaluation challenge, as ARM sends: the claims tell the
+        # client's credential to skip its cache, so azure-core based clients recover on their own.
+        challenge += f'error="insufficient_claims", error_description="{description}", claims="{claims}"'
     return ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
+
+
+def _revocation_claims(revoked_at: int) -> str:
+    claims = {"access_token": {"nbf": {"essential": True, "value": str(revoked_at)}}}
+    return base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def _dotnet_time(epoch: float) -> str:

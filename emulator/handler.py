@@ -34,7 +34,18 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes; do not wait for delayed ACKs
     server_version = "pgflex-emulator"
+    timeout = 300  # idle keep-alive connections are closed after five minutes
     emulator: EmulatorServer  # set on the subclass the server builds
+
+    def setup(self) -> None:
+        super().setup()
+        self.emulator.track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.emulator.track(self.connection, open_=False)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the stdlib's per-request stderr line; the request log is the record."""

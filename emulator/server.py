@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 from types import TracebackType
@@ -51,6 +53,7 @@ class EmulatorServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
 
     # lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> EmulatorServer:
@@ -73,6 +76,11 @@ class EmulatorServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._log_lock:
+            open_connections = list(self._connections)
+        for connection in open_connections:  # keep-alive clients must not reach a stopped emulator
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         for thread in self._threads:
             thread.join(timeout=5)
         if self.state.blobs is not None:
@@ -118,6 +126,14 @@ class EmulatorServer:
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
         }
+
+    def track(self, connection: socket.socket, *, open_: bool) -> None:
+        """Remember open client connections so stop() can close them."""
+        with self._log_lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
 
     # request log -----------------------------------------------------------------------------------------
     def record(self, entry: dict[str, Any]) -> None:

@@ -122,3 +122,12 @@ def test_the_official_spec_is_found_by_env_var_or_reported_missing(
     assert spec_root() == real
     with pytest.raises(SpecNotFoundError, match="PGFLEX_AZURE_SPEC"):
         find_spec([tmp_path])
+
+
+def test_stop_closes_keep_alive_connections() -> None:
+    server = EmulatorServer(scenario()).start()
+    session = requests.Session()
+    assert session.get(f"{server.url}/_emulator/health", timeout=5).status_code == 200
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        session.get(f"{server.url}/_emulator/health", timeout=5)

@@ -74,6 +74,7 @@ def test_revoked_tokens_are_expired(arm: Arm) -> None:
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "ExpiredAuthenticationToken"
     assert "is earlier than current UTC time" in answer.json()["error"]["message"]
+    assert 'error="insufficient_claims"' in answer.headers["WWW-Authenticate"]
     assert _list(arm.server, arm.get_token()).status_code == 200
 
 
@@ -90,7 +91,9 @@ def test_short_lived_tokens_expire_and_the_credential_refreshes(monkeypatch: pyt
         first = credential.get_token("https://management.azure.com/.default")
         assert _list(server, first.token).status_code == 200
         time.sleep(1.1)
-        assert _list(server, first.token).json()["error"]["code"] == "ExpiredAuthenticationToken"
+        expired = _list(server, first.token)
+        assert expired.json()["error"]["code"] == "ExpiredAuthenticationToken"
+        assert 'error="invalid_token"' in expired.headers["WWW-Authenticate"]
         second = credential.get_token("https://management.azure.com/.default")
         assert second.token != first.token  # msal treats a token this close to expiry as stale
         assert _list(server, second.token).status_code == 200

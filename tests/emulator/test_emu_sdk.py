@@ -117,3 +117,13 @@ def test_official_sdk_gets_arm_errors_as_typed_exceptions(sdk_server: EmulatorSe
     assert invalid.value.status_code == 400
     assert invalid.value.error is not None
     assert invalid.value.error.target == "restoreTargetInfo.targetDetails.filePrefix"
+
+
+def test_official_sdk_recovers_from_revoked_tokens_through_the_claims_challenge(sdk_server: EmulatorServer) -> None:
+    client = _client(sdk_server, "2026-06-01")
+    assert list(client.backup_instances.list(RG, VAULT, enforce_https=False))
+    sdk_server.revoke_tokens()
+    assert list(client.backup_instances.list(RG, VAULT, enforce_https=False))
+    statuses = [r["status"] for r in sdk_server.requests if r["path"].endswith("/backupInstances")]
+    assert statuses == [200, 401, 200]
+    assert len([r for r in sdk_server.requests if r["path"] == "/msi/token"]) == 2
