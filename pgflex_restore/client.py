@@ -8,6 +8,7 @@ the client was configured with, so the bearer token never leaves ARM. Tokens and
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import uuid
@@ -39,9 +40,18 @@ if TYPE_CHECKING:
 
     from .settings import Settings
 
+__all__ = [
+    "AsyncOperation",
+    "DataProtectionClient",
+    "OperationPoll",
+    "OperationResultPoll",
+    "make_credential",
+]
+
 logger = logging.getLogger(__name__)
 
 _TOKEN_REJECTED = re.compile(r"expired|invalid\w*token|token\w*invalid", re.IGNORECASE)
+_CLAIMS = re.compile(r'claims="([^"]+)"', re.IGNORECASE)
 _PATH_SAFE = "/-._~:@!$&'()*+,;="
 _MAX_PAGES = 10_000
 
@@ -65,6 +75,18 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"https": 443, "http": 80}.get(parts.scheme.lower())
     return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default)
+
+
+def _challenge_claims(response: requests.Response) -> str | None:
+    """The decoded ``claims`` of a CAE challenge in WWW-Authenticate, if any (ARM sends it base64url)."""
+    found = _CLAIMS.search(header(response.headers, "WWW-Authenticate") or "")
+    if not found:
+        return None
+    raw = found.group(1)
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return raw
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -129,6 +151,11 @@ class DataProtectionClient:
             credential_factory=factory,
         )
 
+    @property
+    def session(self) -> requests.Session:
+        """The requests session (callers that passed one in may close it themselves)."""
+        return self._session
+
     def close(self) -> None:
         """Release pooled connections."""
         self._session.close()
@@ -140,10 +167,14 @@ class DataProtectionClient:
         encoded = "&".join(f"{key}={quote(value, safe='')}" for key, value in params.items())
         return f"{self.arm_endpoint}{quote(path, safe=_PATH_SAFE)}?{encoded}"
 
-    def _token(self, *, fresh: bool) -> str:
+    def _token(self, *, fresh: bool = False, claims: str | None = None) -> str:
+        """A bearer token; ``fresh`` rebuilds the credential (empty cache) or, without a factory, asks again
+        passing the challenge's claims, which makes azure-identity bypass its cache."""
         if fresh and self._credential_factory is not None:
             self._credential = self._credential_factory()
         try:
+            if claims:
+                return self._credential.get_token(self.scope, claims=claims).token
             return self._credential.get_token(self.scope).token
         except Exception as exc:
             raise TransportError(
@@ -155,40 +186,45 @@ class DataProtectionClient:
     def _send(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
         if _origin(url) != _origin(self.arm_endpoint):
             raise ValueError(f"refusing to send the ARM token to {_safe_url(url)}: not {self.arm_endpoint}")
-        for attempt in range(2):
-            headers = {
-                "Authorization": f"Bearer {self._token(fresh=attempt > 0)}",
-                "x-ms-client-request-id": str(uuid.uuid4()),
-                "Accept": "application/json",
-            }
-            prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, json=body))
-            prepared.url = url  # exactly as received or built: no re-quoting by requests
-            env = self._session.merge_environment_settings(url, {}, None, None, None)
-            try:
-                response = self._session.send(prepared, timeout=self.timeout, allow_redirects=False, **env)
-            except requests.RequestException as exc:
-                sent = not _never_sent(exc)
-                raise TransportError(
-                    f"{method} {_safe_url(url)} got no response ({type(exc).__name__}); "
-                    f"{'the server may have received it' if sent else 'it was not sent'}",
-                    request_sent=sent,
-                ) from exc
-            logger.debug(
-                "%s %s -> %s client-request-id=%s request-id=%s correlation-id=%s",
-                method, _safe_url(url), response.status_code, headers["x-ms-client-request-id"],
-                header(response.headers, "x-ms-request-id"), header(response.headers, "x-ms-correlation-request-id"),
-            )
-            if response.status_code == 401 and attempt == 0 and self._token_rejected(response):
-                logger.info("ARM rejected the token as expired/invalid; retrying once with a fresh token")
-                continue
-            return response
+        response = self._send_once(method, url, body, self._token())
+        if response.status_code == 401 and self._token_rejected(response):
+            logger.info("ARM rejected the token as expired/invalid; retrying once with a fresh token")
+            token = self._token(fresh=True, claims=_challenge_claims(response))
+            response = self._send_once(method, url, body, token)
+        return response
+
+    def _send_once(self, method: str, url: str, body: Mapping[str, Any] | None, token: str) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "x-ms-client-request-id": str(uuid.uuid4()),
+            "Accept": "application/json",
+        }
+        prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, json=body))
+        prepared.url = url  # exactly as received or built: no re-quoting by requests
+        env = self._session.merge_environment_settings(url, {}, None, None, None)
+        try:
+            response = self._session.send(prepared, timeout=self.timeout, allow_redirects=False, **env)
+        except requests.RequestException as exc:
+            sent = not _never_sent(exc)
+            raise TransportError(
+                f"{method} {_safe_url(url)} got no response ({type(exc).__name__}); "
+                f"{'the server may have received it' if sent else 'it was not sent'}",
+                request_sent=sent,
+            ) from exc
+        logger.debug(
+            "%s %s -> %s client-request-id=%s request-id=%s correlation-id=%s",
+            method, _safe_url(url), response.status_code, headers["x-ms-client-request-id"],
+            header(response.headers, "x-ms-request-id"), header(response.headers, "x-ms-correlation-request-id"),
+        )
         return response
 
     @staticmethod
     def _token_rejected(response: requests.Response) -> bool:
         error = parse_cloud_error(401, response.content, response.headers)
         challenge = header(response.headers, "WWW-Authenticate") or ""
-        return bool(_TOKEN_REJECTED.search(error.code)) or "invalid_token" in challenge
+        return bool(_TOKEN_REJECTED.search(error.code)) or any(
+            marker in challenge for marker in ("invalid_token", "insufficient_claims")
+        )
 
     @staticmethod
     def _check(response: requests.Response, ok: tuple[int, ...] = (200,)) -> None:

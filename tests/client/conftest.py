@@ -19,10 +19,12 @@ class FakeCredential:
 
     def __init__(self, value: str = "token-1") -> None:
         self.token = value
-        self.calls: list[tuple[str, ...]] = []
+        self.calls: list[tuple[tuple[str, ...], dict[str, Any]]] = []
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.calls.append(scopes)
+        self.calls.append((scopes, kwargs))
+        if kwargs.get("claims"):  # like azure-identity: claims bypass the cache and give a new token
+            return AccessToken(f"{self.token}-claims", 4_102_444_800)
         return AccessToken(self.token, 4_102_444_800)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import socket
@@ -367,6 +368,24 @@ def test_www_authenticate_invalid_token_triggers_refresh(httpserver: HTTPServer,
         "", status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     httpserver.expect_ordered_request(f"{VAULT.path}/backupJobs/g1").respond_with_json({"name": "g1"})
     assert make_client().get_job(VAULT, "g1").guid == "g1"
+
+
+def test_cae_claims_challenge_without_factory(httpserver: HTTPServer, base: str, credential: FakeCredential) -> None:
+    """Without a factory, a claims challenge is passed to get_token (azure-identity then skips its cache)."""
+    claims = '{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}'
+    encoded = base64.urlsafe_b64encode(claims.encode()).decode().rstrip("=")
+    challenge = f'Bearer realm="", error="insufficient_claims", claims="{encoded}"'
+    httpserver.expect_ordered_request(f"{VAULT.path}/backupJobs/g1").respond_with_data(
+        "", status=401, headers={"WWW-Authenticate": challenge})
+    httpserver.expect_ordered_request(f"{VAULT.path}/backupJobs/g1",
+                                      headers={"Authorization": "Bearer token-1-claims"}).respond_with_json(
+        {"name": "g1"})
+    client = DataProtectionClient(base, "2026-06-01", credential)  # type: ignore[arg-type]
+    assert client.get_job(VAULT, "g1").guid == "g1"
+    httpserver.check_assertions()
+    assert credential.calls[-1] == ((f"{base}/.default",), {"claims": claims})
+    assert credential.calls[0] == ((f"{base}/.default",), {})
+    client.close()
 
 
 def test_token_scope_and_credential_failure(base: str, credential: FakeCredential) -> None:
