@@ -58,7 +58,7 @@ param restoreTargetContainerIds string
 @description('ARM id of the container that alert-started restores write to (ALERT_RESTORE_TARGET). Empty: alerts are rejected.')
 param alertRestoreTargetContainerId string = ''
 
-@description('ARM id of the drill container (must be the container named in the drill plan). Empty: no drill roles.')
+@description('ARM id of the drill container: its URL becomes the plan\'s "container"; it gets the drill roles. Empty: no drills.')
 param drillContainerId string = ''
 
 @description('"true" to set DRILL_PLAN from infra/drill-plan.json; "false" leaves DRILL_PLAN empty (no drills).')
@@ -121,11 +121,12 @@ var appName = 'func-pgrestore-${resourceToken}'
 var storageName = 'stpgr${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var drillResultsTable = 'restoredrills'
+var drillAlertsQueue = 'restore-drill-alerts'
 // The poison queue (<queue>-poison) is created by the Functions host on first use.
 var queueNames = [
   restoreRequestsQueue
   '${restoreRequestsQueue}-rejected'
-  'restore-drill-alerts'
+  drillAlertsQueue
 ]
 
 // ---------------------------------------------------------------------------------------------------------
@@ -145,6 +146,11 @@ var blobSuffix = environment().suffixes.storage
 var allowlistUrls = [for c in allTargetIds: 'https://${split(c, '/')[8]}.blob.${blobSuffix}/${split(c, '/')[12]}']
 var allowlist = join(allowlistUrls, ',')
 var alertTargetUrl = empty(alertRestoreTargetContainerId) ? '' : 'https://${split(alertRestoreTargetContainerId, '/')[8]}.blob.${blobSuffix}/${split(alertRestoreTargetContainerId, '/')[12]}'
+var drillContainerUrl = empty(drillContainerId) ? '' : 'https://${split(drillContainerId, '/')[8]}.blob.${blobSuffix}/${split(drillContainerId, '/')[12]}'
+// Without "vaults" or "instances" the plan drills every vault of RESTORE_VAULTS (docs/drills.md has every key).
+var drillPlan = union(loadJsonContent('drill-plan.json'), {
+  container: drillContainerUrl
+})
 var resourceManager = environment().resourceManager
 var defaultArmEndpoint = endsWith(resourceManager, '/') ? substring(resourceManager, 0, length(resourceManager) - 1) : resourceManager
 var armEndpointValue = empty(armEndpoint) ? defaultArmEndpoint : armEndpoint
@@ -166,9 +172,10 @@ var appSettings = {
   RESTORE_VAULTS: join(vaultIds, ',')
   ALERT_RESTORE_TARGET: alertTargetUrl
   DRILL_SCHEDULE: drillSchedule
-  // The plan is JSON text (validated at build time by loadJsonContent), or empty: no drills.
-  DRILL_PLAN: bool(drillEnabled) ? string(loadJsonContent('drill-plan.json')) : ''
+  // infra/drill-plan.json (checked as JSON at build time) with the drill container filled in, or empty: no drills.
+  DRILL_PLAN: bool(drillEnabled) ? string(drillPlan) : ''
   DRILL_RESULTS_TABLE: drillResultsTable
+  DRILL_ALERTS_QUEUE: drillAlertsQueue
   TASKHUB_NAME: taskHubName
 }
 

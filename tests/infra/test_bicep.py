@@ -388,7 +388,9 @@ def test_setting_defaults_match_design() -> None:
 def test_queues_and_table_are_created() -> None:
     doc = main()
     assert variable(doc, "queueNames") == [
-        "restoreRequestsQueue", "${restoreRequestsQueue}-rejected", "restore-drill-alerts"]
+        "restoreRequestsQueue", "${restoreRequestsQueue}-rejected", "drillAlertsQueue"]
+    assert variable(doc, "drillAlertsQueue") == "restore-drill-alerts"
+    assert variable(doc, "appSettings")["DRILL_ALERTS_QUEUE"] == "drillAlertsQueue"
     params = body(doc["modules"]["storage"])["params"]
     assert params["queueNames"] == "queueNames"
     assert params["tableNames"] == ["drillResultsTable"]
@@ -500,6 +502,15 @@ def test_azure_yaml() -> None:
     assert param_default(module("functionapp.bicep"), "azdServiceName") == "api"
 
 
-def test_drill_plan_file_is_json() -> None:
+def test_drill_plan_is_the_file_with_the_drill_container_filled_in() -> None:
     plan = json.loads((INFRA / "drill-plan.json").read_text())
     assert isinstance(plan, dict)
+    # The container comes from DRILL_CONTAINER_ID, the same id that gets the drill roles.
+    assert "container" not in plan
+    doc = main()
+    drill_plan = variable(doc, "drillPlan")["function"]
+    assert drill_plan["type"] == "union"
+    assert drill_plan["parameters"]["arg_1"]["function"]["parameters"]["file_path"] == "drill-plan.json"
+    assert drill_plan["parameters"]["arg_2"] == {"container": "drillContainerUrl"}
+    assert "drillContainerId" in set(names_in(variable(doc, "drillContainerUrl")))
+    assert "drillPlan" in set(names_in(variable(doc, "appSettings")["DRILL_PLAN"]))
