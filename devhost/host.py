@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from azure.functions._durable_functions import df_dumps
 
+from devhost.bindings import Bindings
 from devhost.clock import Clock, RealClock, VirtualClock, is_virtual
 from devhost.engine import Engine
 from devhost.errors import DevHostError, InstanceNotFoundError, NonDeterminismError
@@ -77,9 +78,11 @@ class DevHost:
         self._env_context: contextlib.AbstractContextManager[None] | None = None
         self._pollers: list[QueuePoller] = []
         self._servers: list[LoopbackServer] = []
-        self.runner = ActivityRunner(self.clock, self._client_binding)
+        self.bindings = Bindings(self._client_binding, lambda: self.settings, storage_connection_string,
+                                 str(self.app_dir or Path.cwd()))
+        self.runner = ActivityRunner(self.clock, self.bindings)
         self.engine = Engine(self.functions, self.clock, self.runner, self.determinism_checks)
-        self.timers = TimerTriggers(self.functions, self._client_binding)
+        self.timers = TimerTriggers(self.functions, self.bindings)
         self._worker = threading.Thread(target=self._work, name="devhost-worker", daemon=True)
 
     @classmethod
@@ -105,11 +108,11 @@ class DevHost:
             self._servers = [public, rpc]
             self.urls = Urls(public.base_url, rpc.base_url + RPC_PREFIX, self.settings.hub_name, self.system_key)
             self.management = ManagementApi(self.engine, self.urls)
-            self.http = HttpTriggers(self.functions, self.function_key, self.master_key, self._client_binding)
+            self.http = HttpTriggers(self.functions, self.function_key, self.master_key, self.bindings)
             self.timers.arm(self.clock.now())
             if self.storage_connection_string:  # without storage, queue functions are indexed but not polled
                 self._pollers = [QueuePoller(f, self.settings, resolve_connection(f, self.storage_connection_string),
-                                             self._client_binding)
+                                             self.bindings)
                                  for f in self.functions.values() if f.trigger_type == "queueTrigger"]
             for server in self._servers:
                 server.start()

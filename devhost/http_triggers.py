@@ -9,7 +9,7 @@ from typing import Any
 
 import azure.functions as func
 
-from devhost import invoke
+from devhost.bindings import Bindings
 from devhost.indexer import FunctionInfo
 from devhost.server import Request, Response
 
@@ -60,11 +60,11 @@ class HttpTriggers:
     """Dispatches /<routePrefix>/... requests to HTTP-triggered functions."""
 
     def __init__(self, functions: dict[str, FunctionInfo], function_key: str, master_key: str,
-                 client_binding: Any) -> None:
+                 bindings: Bindings) -> None:
         self.routes = build_routes(functions)
         self.function_key = function_key
         self.master_key = master_key
-        self.client_binding = client_binding
+        self.bindings = bindings
 
     def handle(self, request: Request, path: str) -> Response:
         """`path` is the request path after the route prefix, starting with '/'."""
@@ -78,10 +78,8 @@ class HttpTriggers:
             params = {k: v for k, v in match.groupdict().items() if v is not None}
             req = func.HttpRequest(method, request.url, headers=headers, params=query, route_params=params,
                                    body=request.body)
-            kwargs: dict[str, Any] = {route.info.trigger_param: req}
-            kwargs.update({name: self.client_binding() for name in route.info.client_params})
             try:
-                returned = invoke.call(route.info, kwargs)
+                returned = self.bindings.invoke(route.info, req)
             except Exception:
                 log.exception("HTTP function %s failed", route.info.name)
                 return 500, {}, b""

@@ -6,6 +6,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import os
 import threading
 from typing import Any
 
@@ -14,18 +15,16 @@ from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueClient
 from azure.storage.queue import QueueMessage as StoredMessage
 
-from devhost import invoke
+from devhost.bindings import Bindings
 from devhost.indexer import FunctionInfo, HostSettings, resolve_setting
 
 log = logging.getLogger("devhost")
 HOST_VISIBILITY_SECONDS = 600  # how long a dequeued message stays hidden while the function runs
 
 
-def resolve_connection(info: FunctionInfo, fallback: str | None) -> str:
+def resolve_connection(info: FunctionInfo, fallback: str | None, binding: dict[str, Any] | None = None) -> str:
     """The connection string behind the binding's `connection` app setting (Azurite's when it says so)."""
-    import os
-
-    setting = str(info.trigger.get("connection") or "AzureWebJobsStorage")
+    setting = str((binding or info.trigger).get("connection") or "AzureWebJobsStorage")
     value = os.environ.get(setting) or os.environ.get(f"{setting}__queueServiceUri") or ""
     if (not value or value.strip().lower() == "usedevelopmentstorage=true") and fallback:
         return fallback
@@ -38,10 +37,10 @@ class QueuePoller:
     """Polls one queue for one function: decode, invoke, delete; retry or move to `<queue>-poison` on failure."""
 
     def __init__(self, info: FunctionInfo, settings: HostSettings, connection_string: str,
-                 client_binding: Any) -> None:
+                 bindings: Bindings) -> None:
         self.info = info
         self.settings = settings
-        self.client_binding = client_binding
+        self.bindings = bindings
         self.queue_name = resolve_setting(str(info.trigger["queueName"]),
                                           what=f"queue function {info.name} queueName").lower()
         self.client = QueueClient.from_connection_string(connection_string, self.queue_name)
@@ -98,9 +97,7 @@ class QueuePoller:
                                expiration_time=message.expires_on, insertion_time=message.inserted_on,
                                time_next_visible=message.next_visible_on,
                                pop_receipt=message.pop_receipt)  # type: ignore[no-untyped-call]
-            kwargs: dict[str, Any] = {self.info.trigger_param: msg}
-            kwargs.update({c: self.client_binding() for c in self.info.client_params})
-            invoke.call(self.info, kwargs)
+            self.bindings.invoke(self.info, msg)
         except Exception:
             log.exception("queue function %s failed on message %s (dequeue count %s)", self.info.name,
                           message.id, message.dequeue_count)

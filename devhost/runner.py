@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from devhost import invoke
+from devhost.bindings import Bindings
 from devhost.clock import Clock
 from devhost.indexer import FunctionInfo
 
@@ -26,6 +27,11 @@ class ActivityCall:
     duration_seconds: float
     instance_id: str
     task_id: int
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpacks as (name, input, output or error, start_time, duration_seconds)."""
+        return iter((self.name, self.input, self.output if self.error is None else self.error, self.start_time,
+                     self.duration_seconds))
 
 
 @dataclass
@@ -49,9 +55,9 @@ class Stats:
 class ActivityRunner:
     """Calls activities sequentially on the worker thread: reproducible order matters more than parallelism."""
 
-    def __init__(self, clock: Clock, client_binding: Callable[[], str]) -> None:
+    def __init__(self, clock: Clock, bindings: Bindings) -> None:
         self.clock = clock
-        self.client_binding = client_binding
+        self.bindings = bindings
         self.calls: list[ActivityCall] = []
         self.cpu_seconds = 0.0
         self.wall_seconds = 0.0
@@ -63,9 +69,7 @@ class ActivityRunner:
         value: Any = None
         try:
             value = invoke.decode_activity_input(input_json)
-            kwargs: dict[str, Any] = {info.trigger_param: value}
-            kwargs.update({name: self.client_binding() for name in info.client_params})
-            returned = invoke.call(info, kwargs)
+            returned = self.bindings.invoke(info, value)
             outcome = Outcome(result_json=invoke.encode_activity_output(returned))
             output, error = returned, None
         except Exception as exc:

@@ -7,13 +7,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from azure.functions import meta
 from azure.functions.timer import TimerRequestConverter
 from croniter import croniter
 
-from devhost import invoke
+from devhost.bindings import Bindings
 from devhost.clock import api_timestamp
 from devhost.errors import IndexingError
 from devhost.indexer import FunctionInfo, parse_timespan, resolve_setting
@@ -56,9 +55,9 @@ class TimerEntry:
 class TimerTriggers:
     """Arms every timer function at start; fires the due ones when the worker asks."""
 
-    def __init__(self, functions: dict[str, FunctionInfo], client_binding: Any) -> None:
+    def __init__(self, functions: dict[str, FunctionInfo], bindings: Bindings) -> None:
         self.functions = {n: f for n, f in functions.items() if f.trigger_type == "timerTrigger"}
-        self.client_binding = client_binding
+        self.bindings = bindings
         self.entries: dict[str, TimerEntry] = {}
 
     def arm(self, now: datetime) -> None:
@@ -90,9 +89,7 @@ class TimerTriggers:
                                                trigger_metadata=None)
         if scheduled:
             entry.next_due, entry.last = following, now
-        kwargs: dict[str, Any] = {entry.info.trigger_param: request}
-        kwargs.update({c: self.client_binding() for c in entry.info.client_params})
         try:
-            invoke.call(entry.info, kwargs)
+            self.bindings.invoke(entry.info, request)
         except Exception:
             log.exception("timer function %s failed", name)

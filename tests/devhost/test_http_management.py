@@ -116,7 +116,7 @@ def test_function_keys_routes_and_methods(host: DevHost) -> None:
     assert host.call_http("GET", "/api/secure/7", key=False)[0] == 401
     assert host.call_http("GET", "/api/secure/7?code=wrong", key=False)[0] == 401
     status, _, raw = host.call_http("GET", f"/api/secure/7?code={host.function_key}", key=False)
-    assert status == 200 and json.loads(raw) == {"item": "7"}
+    assert status == 200 and json.loads(raw) == {"item": "7", "function": "secure"}
     status, headers, raw = host.call_http("GET", "/api/ping?who=me", key=False)
     assert (status, raw, headers["X-Devhost"]) == (200, b"pong me", "yes")
     assert host.call_http("POST", "/api/ping", key=False)[0] == 404  # method not allowed by the route

@@ -207,3 +207,38 @@ def test_terminate_and_restart_by_id(host: DevHost) -> None:
     assert state.runtime_status == "Terminated" and state.output == "enough"
     host.start_orchestration("hello_sequence", ["again"], instance_id="singleton")
     assert host.wait_for("singleton").output == ["Hello again!"]
+
+
+def test_sub_orchestration_retry_history(host: DevHost) -> None:
+    state = host.wait_for(host.start_orchestration("sub_retry_orch"))
+    assert core(state.history) == [
+        ("ExecutionStarted", -1),
+        ("SubOrchestrationInstanceCreated", 0), ("SubOrchestrationInstanceFailed", 0),
+        ("TimerCreated", 1), ("TimerFired", 1),
+        ("SubOrchestrationInstanceCreated", 2), ("SubOrchestrationInstanceFailed", 2),
+        ("TimerCreated", 3), ("TimerFired", 3),
+        ("ExecutionCompleted", -1)]
+    children = [e["InstanceId"] for e in state.history
+                if e["EventType"] == EventType.SubOrchestrationInstanceCreated]
+    assert children == [f"{state.execution_id}:0", f"{state.execution_id}:2"]
+    assert state.output.startswith("Orchestrator function 'failing_orch' failed: boom orch")
+
+
+def test_real_clock_timers_wait_in_real_time() -> None:
+    import time
+
+    from devhost import RealClock
+
+    with DevHost.load("sample_app.function_app", clock=RealClock(), env=SAMPLE_ENV) as host:
+        began = time.monotonic()
+        state = host.wait_for(host.start_orchestration("short_timer_orch"), timeout=10)
+        elapsed = time.monotonic() - began
+    assert state.output == "woke"
+    assert 0.25 <= elapsed < 3
+
+
+def test_activity_calls_unpack_as_tuples(host: DevHost) -> None:
+    host.wait_for(host.start_orchestration("hello_sequence", ["X"]))
+    name, value, output, started, duration = host.activity_calls[0]
+    assert (name, value, output, started) == ("say_hello", "X", "Hello X!", START)
+    assert duration >= 0

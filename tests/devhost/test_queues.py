@@ -72,3 +72,10 @@ def test_base64_encoding_and_queue_message_metadata(azurite: Azurite, clock: Vir
     poison = QueueClient.from_connection_string(azurite.connection_string, f"{queue_name}-poison")
     assert sorted(m.content for m in poison.peek_messages(max_messages=5)) == \
         sorted(["not base64!", TextBase64EncodePolicy().encode("fail")])
+
+
+def test_http_queue_output_binding_feeds_the_queue_trigger(storage_host: DevHost) -> None:
+    body = json.dumps({"id": "via-output", "cities": ["Outbound"]})
+    assert storage_host.call_http("POST", "/api/enqueue", body)[0] == 202
+    state = storage_host.wait_for("via-output", timeout=20)  # waits for the instance to appear, too
+    assert state.output == ["Hello Outbound!"]

@@ -27,6 +27,21 @@ def retry_orch(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def sub_retry_orch(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_sub_orchestrator_with_retry("failing_orch", df.RetryOptions(500, 2))
+    except Exception as exc:
+        return str(exc)
+    return "unexpected"
+
+
+@bp.orchestration_trigger(context_name="context")
+def short_timer_orch(context: df.DurableOrchestrationContext):
+    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=0.3))
+    return "woke"
+
+
+@bp.orchestration_trigger(context_name="context")
 def long_timer_orch(context: df.DurableOrchestrationContext):
     start = context.current_utc_datetime
     yield context.create_timer(start + timedelta(days=10))

@@ -61,8 +61,16 @@ def ping(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.route(route="secure/{item:int}", methods=["GET"])
-def secure(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps({"item": req.route_params["item"]}), mimetype="application/json")
+def secure(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    body = {"item": req.route_params["item"], "function": context.function_name}
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
+@bp.route(route="enqueue", methods=["POST"])
+@bp.queue_output(arg_name="out", queue_name="%WORK_QUEUE%", connection="AzureWebJobsStorage")
+def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+    out.set(req.get_body().decode())
+    return func.HttpResponse(status_code=202)
 
 
 @bp.queue_trigger(arg_name="msg", queue_name="%WORK_QUEUE%", connection="AzureWebJobsStorage")
