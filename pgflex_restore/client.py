@@ -33,6 +33,7 @@ from .parsing import (
     parse_operation_status,
     parse_recovery_point,
 )
+from .targets import is_loopback_host
 from .timeutil import format_filter_datetime
 
 if TYPE_CHECKING:
@@ -72,9 +73,15 @@ def _safe_url(url: str) -> str:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with default ports filled in; every loopback name counts as one host."""
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
     default = {"https": 443, "http": 80}.get(parts.scheme.lower())
-    return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default)
+    host = (parts.hostname or "").lower()
+    return (parts.scheme.lower(), "loopback" if is_loopback_host(host) else host, port or default)
 
 
 def _challenge_claims(response: requests.Response) -> str | None:
@@ -84,7 +91,7 @@ def _challenge_claims(response: requests.Response) -> str | None:
         return None
     raw = found.group(1)
     try:
-        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+        return base64.b64decode(raw + "=" * (-len(raw) % 4), altchars=b"-_", validate=True).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return raw
 
@@ -185,7 +192,10 @@ class DataProtectionClient:
 
     def _send(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
         if _origin(url) != _origin(self.arm_endpoint):
-            raise ValueError(f"refusing to send the ARM token to {_safe_url(url)}: not {self.arm_endpoint}")
+            raise DataProtectionError(
+                f"refusing to send the ARM token to {_safe_url(url)}: not {self.arm_endpoint}",
+                advice="the service answered with a URL on another host; check ARM_ENDPOINT",
+            )
         response = self._send_once(method, url, body, self._token())
         if response.status_code == 401 and self._token_rejected(response):
             logger.info("ARM rejected the token as expired/invalid; retrying once with a fresh token")

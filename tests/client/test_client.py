@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import requests
 from conftest import FakeCredential, TokenFactory, localize
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -404,11 +405,24 @@ def test_token_scope_and_credential_failure(base: str, credential: FakeCredentia
 
 def test_token_never_sent_to_another_host(httpserver: HTTPServer, make_client: MakeClient) -> None:
     """Header URLs pointing away from the ARM endpoint are refused before anything is sent."""
-    with pytest.raises(ValueError, match="refusing"):
+    with pytest.raises(DataProtectionError, match="refusing") as info:
         make_client().get_operation_status("https://evil.example.com/operationStatus/x")
+    assert not info.value.retryable and "ARM_ENDPOINT" in info.value.advice
+    with pytest.raises(DataProtectionError):
+        make_client().get_operation_status(httpserver.url_for("/x").replace("http://", "https://"))
+    with pytest.raises(DataProtectionError):
+        make_client().get_operation_status("http://localhost:99999/x")
     assert httpserver.log == []
     with pytest.raises(ValueError):
         DataProtectionClient("not-a-url", "2026-06-01", FakeCredential())  # type: ignore[arg-type]
+
+
+def test_loopback_names_are_one_origin(httpserver: HTTPServer, make_client: MakeClient) -> None:
+    """An emulator answering with 127.0.0.1 URLs is fine when ARM_ENDPOINT says localhost (same port)."""
+    httpserver.expect_request("/op").respond_with_json({"status": "Succeeded"})
+    url = httpserver.url_for("/op").replace("localhost", "127.0.0.1")
+    client = make_client(endpoint=httpserver.url_for("/").rstrip("/").replace("127.0.0.1", "localhost"))
+    assert client.get_operation_status(url).status.done
 
 
 def test_logs_hold_no_token_and_no_query(httpserver: HTTPServer, make_client: MakeClient, base: str,
@@ -437,5 +451,6 @@ def test_from_settings_and_make_credential(monkeypatch: pytest.MonkeyPatch) -> N
     assert isinstance(make_credential(Settings()), DefaultAzureCredential)
     built = DataProtectionClient.from_settings(settings)
     assert isinstance(built._credential, ManagedIdentityCredential)
+    assert isinstance(built.session, requests.Session)
     client.close()
     built.close()

@@ -163,6 +163,8 @@ def test_job_progress_is_honest() -> None:
         {"taskId": 1, "taskName": "a", "taskStatus": "x", "taskProgress": "40%"},
         {"taskId": 2, "taskName": "b", "taskStatus": "x", "taskProgress": "60"}]})).progress_percent == 50.0
     assert parse_job(job(extendedInfo={"additionalDetails": {"ProgressPercentage": "12.5"}})).progress_percent == 12.5
+    assert parse_job(job(extendedInfo={"subTasks": [
+        {"taskId": 1, "taskName": "a", "taskStatus": "x", "taskProgress": 30}]})).progress_percent == 30.0
     assert parse_job(job(extendedInfo={"additionalDetails": {"progress": "150"}})).progress_percent is None
     assert parse_job(job("Failed")).progress_percent is None
 

@@ -37,6 +37,12 @@ def test_parse_datetime_rejects_bad_or_naive(text: str) -> None:
         parse_datetime(text)
 
 
+def test_parse_datetime_out_of_range() -> None:
+    """An instant that leaves datetime's range when converted to UTC is a ValueError."""
+    with pytest.raises(ValueError, match="out of range"):
+        parse_datetime("0001-01-01T00:00:00+01:00")
+
+
 def test_parse_datetime_rejects_non_string() -> None:
     """Non-strings are refused."""
     with pytest.raises(ValueError):
