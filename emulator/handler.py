@@ -82,21 +82,20 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             "body": _json_or_text(raw),
             "time": arm_time(self.emulator.state.now()),
         }
-        try:
-            if split.path.rstrip("/") == IDENTITY_PATH:
-                status, token_body = self.emulator.tokens.identity_response(
-                    query, self.headers.get("X-IDENTITY-HEADER"))
-                entry["status"] = status
-                self._send(status, token_body, {})
+        if split.path.rstrip("/") == IDENTITY_PATH:
+            status, token_body = self.emulator.tokens.identity_response(query, self.headers.get("X-IDENTITY-HEADER"))
+            response = Response(status, token_body, {})
+        else:
+            try:
+                response = self._arm(split.path, query, raw, entry)
+            except _Dropped:
+                entry["status"] = None
+                self.emulator.record(entry)
+                self._drop()
                 return
-            response = self._arm(split.path, query, raw, entry)
-            entry["status"] = response.status
-            self._send(response.status, response.body, response.headers or {})
-        except _Dropped:
-            entry["status"] = None
-            self._drop()
-        finally:
-            self.emulator.record(entry)
+        entry["status"] = response.status
+        self.emulator.record(entry)  # before answering, so a client that has its answer finds it logged
+        self._send(response.status, response.body, response.headers or {})
 
     def _arm(self, path: str, query: dict[str, str], raw: bytes, entry: dict[str, Any]) -> Response:
         emulator = self.emulator
@@ -114,6 +113,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                                  fault.message or "The service is temporarily unavailable; retry later.",
                                  headers=headers)
                 return self._finish(self._error(error), None)
+        decision = None
         try:
             emulator.tokens.check(self.headers.get("Authorization"))
             api_version = query.get("api-version")
@@ -125,7 +125,6 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                                f"The api-version '{api_version}' is invalid. The supported versions are "
                                f"'{','.join(reversed(API_VERSIONS))}'.")
             subscription = _subscription(path)
-            decision = None
             if subscription is not None:
                 kind = "reads" if self.command == "GET" else "writes"
                 decision = emulator.throttler.consume(subscription, kind, emulator.state.now())
@@ -140,10 +139,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             request = Request(self.command, path, query, raw, api_version, f"http://{host}", params)
             with emulator.state.lock:
                 response = handler(emulator.state, request)
-            if decision is not None:
-                response.headers = {**(response.headers or {}), decision.header: str(decision.remaining)}
         except ArmError as error:
             response = self._error(error)
+        if decision is not None and decision.allowed:
+            response.headers = {**(response.headers or {}), decision.header: str(decision.remaining)}
         return self._finish(response, fault.kind if fault is not None else None)
 
     def _finish(self, response: Response, fault_kind: str | None) -> Response:

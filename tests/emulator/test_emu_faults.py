@@ -73,6 +73,8 @@ def test_ratelimit_headers_are_always_sent(arm: Arm) -> None:
     assert arm.get(f"{BV_PATH}/backupInstances").headers["x-ms-ratelimit-remaining-subscription-reads"]
     answer = arm.post(f"{BI_PATH}/validateRestore", json={"restoreRequestObject": restore_body(arm.latest_rp())})
     assert answer.headers["x-ms-ratelimit-remaining-subscription-writes"]
+    not_found = arm.get(f"{BV_PATH}/backupJobs/00000000-0000-0000-0000-000000000000")
+    assert not_found.status_code == 404 and not_found.headers["x-ms-ratelimit-remaining-subscription-reads"]
 
 
 def test_token_bucket_throttle_refills_on_the_emulator_clock(clock: VirtualClock) -> None:
