@@ -105,6 +105,14 @@ class DataProtectionError(PgflexError):
         self.retryable = retryable
         self.advice = advice
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when a POST may have taken effect despite the error (no answer, gateway timeout, 500).
+
+        Before re-posting a restore after such an error, look for its job: restores must not run twice.
+        """
+        return False
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON that ``from_dict`` turns back into the same class (the durable boundary)."""
         return {
@@ -112,6 +120,7 @@ class DataProtectionError(PgflexError):
             "message": self.message,
             "retryable": self.retryable,
             "advice": self.advice,
+            "outcome_unknown": self.outcome_unknown,
         }
 
     @classmethod
@@ -156,6 +165,11 @@ class TransportError(DataProtectionError):
         )
         self.request_sent = request_sent
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """The server may have received the request."""
+        return self.request_sent
+
     def to_dict(self) -> dict[str, Any]:
         """Adds ``request_sent``: the orchestrator needs it to avoid posting a restore twice."""
         return {**super().to_dict(), "request_sent": self.request_sent}
@@ -188,6 +202,11 @@ class ApiError(DataProtectionError):
             retryable=is_retryable(status, code),
             advice=advice_for(status, code, message, self.details),
         )
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """408/500/502/504 can come from a gateway after the provider accepted the call; 429/503 cannot."""
+        return self.status in _AMBIGUOUS_STATUSES
 
     def __str__(self) -> str:
         ids = f", correlation id {self.correlation_id}" if self.correlation_id else ""
@@ -248,6 +267,7 @@ def api_error_class(status: int) -> type[ApiError]:
     return ApiError
 
 
+_AMBIGUOUS_STATUSES = frozenset({408, 500, 502, 504})
 _IN_PROGRESS_CODE = re.compile(r"anotheroperation|inprogress|retryable", re.IGNORECASE)
 
 

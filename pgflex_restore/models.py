@@ -131,7 +131,7 @@ class _Parser:
     """Collects FieldErrors while reading one request, so every problem is reported at once."""
 
     def __init__(self, allowlist: Sequence[str], default_file_prefix: str | None) -> None:
-        self.allowlist = frozenset(allowlist)
+        self.allowlist = frozenset(_normalized(allowlist))
         self.default_file_prefix = default_file_prefix
         self.errors: list[FieldError] = []
 
@@ -273,6 +273,17 @@ class _Parser:
                     url = None
         prefix = self.field(value, "target.filePrefix", "filePrefix", _file_prefix)
         return url, prefix
+
+
+def _normalized(urls: Sequence[str]) -> list[str]:
+    """Allowlist entries in normal form (Settings already normalises; raw lists from callers work too)."""
+    out = []
+    for url in urls:
+        try:
+            out.append(normalize_container_url(url))
+        except ValueError:
+            continue  # an invalid entry can never match a valid target
+    return out
 
 
 def _enum(*allowed: str) -> Callable[[Any], str]:

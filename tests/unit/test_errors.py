@@ -154,3 +154,13 @@ def test_no_recovery_point_to_dict() -> None:
     """NoRecoveryPointError has a JSON form with its message."""
     err = NoRecoveryPointError("no recovery point at or before X; the oldest is Y")
     assert err.to_dict()["message"].startswith("no recovery point") and err.to_dict()["code"] == "NoRecoveryPoint"
+
+
+def test_outcome_unknown() -> None:
+    """Only errors after which a POST may have taken effect are ambiguous."""
+    assert TransportError("x", request_sent=True).outcome_unknown
+    assert not TransportError("x", request_sent=False).outcome_unknown
+    assert [s for s in (400, 403, 404, 408, 409, 429, 500, 502, 503, 504) if _api(s).outcome_unknown] == [
+        408, 500, 502, 504]
+    assert not DataProtectionError("x").outcome_unknown
+    assert _api(504).to_dict()["outcome_unknown"] is True

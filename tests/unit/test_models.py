@@ -115,6 +115,12 @@ def test_all_errors_reported_at_once() -> None:
     assert found["befor"] == "unknown" and found["target.sas"] == "unknown"
 
 
+def test_raw_allowlist_entries_are_normalised() -> None:
+    """An allowlist given in any case or with a trailing slash still matches; invalid entries never match."""
+    req = RestoreRequest.from_dict(body(), allowlist=["HTTPS://ACCT.blob.core.windows.net/restores/", "junk"])
+    assert req.target_container_url == URL
+
+
 def test_target_not_on_allowlist_is_its_own_code() -> None:
     """A valid but unlisted container gets TargetNotAllowed, so HTTP can answer 403."""
     with pytest.raises(RequestValidationError) as info:
