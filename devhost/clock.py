@@ -67,6 +67,15 @@ class VirtualClock:
         self._notify()
         return now
 
+    def advance_to(self, when: datetime) -> datetime:
+        """Move to `when` if that is later (atomic; never fails on a concurrent advance)."""
+        with self._lock:
+            if when > self._now:
+                self._now = when.astimezone(UTC)
+            now = self._now
+        self._notify()
+        return now
+
     def subscribe(self, listener: Callable[[], None]) -> None:
         with self._lock:
             self._listeners.append(listener)

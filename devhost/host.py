@@ -362,8 +362,7 @@ class DevHost:
             wake = min((c for c in candidates if c is not None), default=None)
         if wake is None or any(p.busy for p in self._pollers):
             return False
-        if wake > self.clock.now():
-            self.clock.set(wake)
+        self.clock.advance_to(wake)
         return True
 
     def _sleep_seconds(self, now: datetime) -> float:

@@ -155,6 +155,7 @@ def test_orchestrator_exception_fails_the_instance(host: DevHost) -> None:
     assert state.output == "Orchestrator function 'failing_orch' failed: boom orch"
     assert state.history[-2]["EventType"] == EventType.ExecutionCompleted
     assert state.history[-2]["OrchestrationStatus"] == 3
+    assert state.custom_status == {"last": "about to fail"}  # applied from the $OutOfProcData$ state
 
 
 def test_unknown_activity_fails_fast_with_a_clear_message(host: DevHost) -> None:

@@ -61,6 +61,7 @@ def parent_orch(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context")
 def failing_orch(context: df.DurableOrchestrationContext):
     yield context.call_activity("say_hello", "before failure")
+    context.set_custom_status({"last": "about to fail"})
     raise ValueError("boom orch")
 
 
