@@ -3,9 +3,9 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import jobs, recovery_points, restore_ops
-from orchestrations import job_tracking, restore
-from triggers import http, queue
+from activities import drill_results, drills, jobs, recovery_points, restore_ops
+from orchestrations import drill, job_tracking, restore
+from triggers import drills_http, http, queue, timer
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -13,5 +13,6 @@ for blueprint in (
     recovery_points.bp, restore_ops.bp, jobs.bp,
     restore.bp, job_tracking.bp,
     http.bp, queue.bp,
+    drills.bp, drill_results.bp, drill.bp, timer.bp, drills_http.bp,
 ):
     app.register_functions(blueprint)

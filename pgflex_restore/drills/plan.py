@@ -48,6 +48,13 @@ class PointSelection:
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "withinDays": self.within_days} if self.mode == "random" else {"mode": "latest"}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PointSelection:
+        """Inverse of to_dict (trusted input: the plan was validated when the run started)."""
+        if data.get("mode") == "random":
+            return cls("random", float(data["withinDays"]))
+        return cls()
+
 
 @dataclass(frozen=True)
 class PlannedInstance:

@@ -1,0 +1,129 @@
+"""Drill activities on storage: verify the restored files, record results, send alerts, delete old drill files.
+
+Each does one outside call (or one batch of them) and returns the ``{"ok": true, ...}`` envelope the
+orchestrator's ArmSteps expects; an unexpected storage error raises and is retried by the orchestrator.
+Verification reads the files by range (a few KiB per file), never whole.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities._drill_storage import alerts_queue, container_client, results_table
+from pgflex_restore.drills.records import instance_entity, summary_entity
+from pgflex_restore.drills.run import FILES_ROOT, run_time
+from pgflex_restore.drills.settings import get_drill_settings
+from pgflex_restore.drills.verify import BlobFile, verify_restored_files
+from pgflex_restore.timeutil import format_datetime, parse_datetime
+
+DRILL_VERIFY_FILES = "drill_verify_files"
+DRILL_RECORD_RESULT = "drill_record_result"
+DRILL_RECORD_RUN = "drill_record_run"
+DRILL_SEND_ALERT = "drill_send_alert"
+DRILL_CLEANUP = "drill_cleanup"
+CLEANUP_ROW = "cleanup"
+
+bp = df.Blueprint()
+
+
+def verify_files(payload: dict[str, Any]) -> dict[str, Any]:
+    """Input: containerUrl, prefix, leaf, expectedDatabases. Output: the verification report."""
+    container = container_client(payload["containerUrl"])
+    prefix: str = payload["prefix"]
+    files = [BlobFile(b.name[len(prefix):], int(b.size or 0)) for b in container.list_blobs(name_starts_with=prefix)]
+    reads = {"count": 0, "bytes": 0}
+
+    def read(name: str, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        reads["count"] += 1
+        data: bytes = container.download_blob(prefix + name, offset=offset, length=length).readall()
+        reads["bytes"] += len(data)
+        return data
+
+    report = verify_restored_files(files, read, leaf=payload.get("leaf") or "",
+                                   expected_databases=payload.get("expectedDatabases"))
+    report.update(rangedReads=reads["count"], bytesRead=reads["bytes"])
+    return {"ok": True, "report": report}
+
+
+def record_result(payload: dict[str, Any]) -> dict[str, Any]:
+    """Upsert one instance's row (a replayed activity writes the same row again, harmlessly)."""
+    results_table(get_drill_settings().results_table).upsert_entity(instance_entity(payload["record"]))
+    return {"ok": True}
+
+
+def record_run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Upsert the run's summary row."""
+    results_table(get_drill_settings().results_table).upsert_entity(summary_entity(payload["summary"]))
+    return {"ok": True}
+
+
+def send_alert(payload: dict[str, Any]) -> dict[str, Any]:
+    """Put one alert on DRILL_ALERTS_QUEUE as JSON text."""
+    sent = alerts_queue(get_drill_settings().alerts_queue).send_message(json.dumps(payload["alert"], sort_keys=True))
+    return {"ok": True, "messageId": sent.id}
+
+
+def cleanup(payload: dict[str, Any]) -> dict[str, Any]:
+    """Delete drill files of runs older than the retention; record what went in the results table.
+
+    Input: containerUrl, runId (kept whatever its age), now (the orchestration's time), retentionSeconds.
+    Only ``drills/<run id>/...`` blobs are considered: the run id carries the run's time, so ages are measured
+    on the orchestration's clock, and nothing the drills did not write is ever touched.
+    """
+    container = container_client(payload["containerUrl"])
+    cutoff = parse_datetime(payload["now"]) - timedelta(seconds=float(payload["retentionSeconds"]))
+    current = payload["runId"]
+    runs: dict[str, dict[str, int]] = {}
+    for blob in container.list_blobs(name_starts_with=f"{FILES_ROOT}/"):
+        parts = blob.name.split("/")
+        run = parts[1] if len(parts) > 2 else ""
+        when = run_time(run)
+        if run == current or when is None or when >= cutoff:
+            continue
+        container.delete_blob(blob.name)
+        stats = runs.setdefault(run, {"files": 0, "bytes": 0})
+        stats["files"] += 1
+        stats["bytes"] += int(blob.size or 0)
+    record = {
+        "cutoff": format_datetime(cutoff),
+        "deletedFiles": sum(s["files"] for s in runs.values()),
+        "deletedBytes": sum(s["bytes"] for s in runs.values()),
+        "deletedRuns": sorted(runs),
+    }
+    results_table(get_drill_settings().results_table).upsert_entity({
+        "PartitionKey": current, "RowKey": CLEANUP_ROW, "kind": "cleanup",
+        "deletedFiles": record["deletedFiles"], "deletedBytes": record["deletedBytes"],
+        "record": json.dumps({**record, "perRun": runs}, sort_keys=True),
+    })
+    return {"ok": True, **record}
+
+
+@bp.activity_trigger(input_name="payload")
+def drill_verify_files(payload: dict[str, Any]) -> dict[str, Any]:
+    return verify_files(payload)
+
+
+@bp.activity_trigger(input_name="payload")
+def drill_record_result(payload: dict[str, Any]) -> dict[str, Any]:
+    return record_result(payload)
+
+
+@bp.activity_trigger(input_name="payload")
+def drill_record_run(payload: dict[str, Any]) -> dict[str, Any]:
+    return record_run(payload)
+
+
+@bp.activity_trigger(input_name="payload")
+def drill_send_alert(payload: dict[str, Any]) -> dict[str, Any]:
+    return send_alert(payload)
+
+
+@bp.activity_trigger(input_name="payload")
+def drill_cleanup(payload: dict[str, Any]) -> dict[str, Any]:
+    return cleanup(payload)

@@ -1,0 +1,272 @@
+"""Restore drills: one run orchestration per schedule occurrence, one sub-orchestration per backup instance.
+
+The run cleans up old drill files, lists what to drill, fans out in batches of the plan's concurrency (each
+batch a ``task_all``), then records the summary. Each instance drill checks the RPO, runs the ordinary restore
+orchestration as a sub-orchestration (validate, restore, track the job: the same code, waits and throttling
+behaviour as any restore), verifies the files, records its row and alerts on failure. Everything is decided
+from the input, activity results and ``current_utc_datetime``, so replays take the same path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities.drill_results import (
+    DRILL_CLEANUP,
+    DRILL_RECORD_RESULT,
+    DRILL_RECORD_RUN,
+    DRILL_SEND_ALERT,
+    DRILL_VERIFY_FILES,
+)
+from activities.drills import DRILL_LIST_INSTANCES, DRILL_LIST_POINTS
+from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, iso
+from orchestrations.restore import RESTORE_ORCHESTRATION
+from pgflex_restore.drills.choice import choose_drill_point
+from pgflex_restore.drills.plan import PointSelection, parse_plan
+from pgflex_restore.drills.records import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    alert_message,
+    classify_restore_failure,
+    summarize_run,
+)
+from pgflex_restore.drills.targets import drill_targets
+from pgflex_restore.parsing import RecoveryPoint
+from pgflex_restore.plan import PollBounds, RestorePlan
+from pgflex_restore.timeutil import parse_datetime
+
+DRILL_RUN_ORCHESTRATION = "drill_run_orchestrator"
+DRILL_INSTANCE_ORCHESTRATION = "drill_instance_orchestrator"
+# Bookkeeping calls (listing, recording, alerting) get this long to get through throttling and blips.
+BOOKKEEPING_DEADLINE = timedelta(hours=2)
+
+bp = df.Blueprint()
+
+
+def _steps(context: df.DurableOrchestrationContext, restore: dict[str, Any], board: StatusBoard) -> ArmSteps:
+    policy = PollBounds.from_dict(restore["poll"]).policy()
+    deadline = context.current_utc_datetime + BOOKKEEPING_DEADLINE
+    return ArmSteps(context, policy, deadline, int(restore["maxTransientRetries"]), board)
+
+
+class DrillRun:
+    """The run: cleanup, listing, batched fan-out, summary."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        self.input: dict[str, Any] = dict(context.get_input() or {})
+        self.run_id: str = self.input["runId"]
+        raw_plan = self.input["plan"]
+        self.plan = parse_plan(raw_plan, allowlist=[raw_plan["container"]])
+        self.started = iso(context.current_utc_datetime)
+        self.board = StatusBoard(context, phase="cleanup", runId=self.run_id)
+
+    def run(self) -> Steps:
+        cleanup = yield from self.cleanup()
+        self.board.update(phase="listing")
+        try:
+            listed = yield from _steps(self.context, self.input["restore"], self.board).call(DRILL_LIST_INSTANCES, {
+                "vaults": list(self.plan.vaults), "instances": [i.backup_instance for i in self.plan.instances],
+            })
+        except (StepFailed, DeadlineExceeded) as exc:
+            return (yield from self.listing_failed(cleanup, exc))
+        targets = drill_targets(self.plan, listed["instances"], self.run_id)
+        results = yield from self.drill(targets)
+        return (yield from self.finish(results, cleanup))
+
+    def cleanup(self) -> Steps:
+        payload = {"containerUrl": self.plan.container, "runId": self.run_id,
+                   "now": iso(self.context.current_utc_datetime),
+                   "retentionSeconds": self.plan.retention.total_seconds()}
+        try:
+            done = yield from _steps(self.context, self.input["restore"], self.board).call(DRILL_CLEANUP, payload)
+        except (StepFailed, DeadlineExceeded) as exc:
+            return {"error": getattr(exc, "error", {"code": "DeadlineExceeded"})}
+        return {k: v for k, v in done.items() if k not in ("ok", "armCalls")}
+
+    def drill(self, targets: list[dict[str, Any]]) -> Steps:
+        """Batches of ``concurrency`` sub-orchestrations; each batch finishes before the next starts."""
+        results: list[dict[str, Any]] = []
+        counts = {PASSED: 0, FAILED: 0, SKIPPED: 0}
+        self.board.update(phase="drilling", total=len(targets), completed=0, **counts)
+        size = self.plan.concurrency
+        for start in range(0, len(targets), size):
+            batch = targets[start:start + size]
+            tasks = [
+                self.context.call_sub_orchestrator(DRILL_INSTANCE_ORCHESTRATION, self.instance_input(t, start + n),
+                                                   f"{self.run_id}:{start + n:04d}")
+                for n, t in enumerate(batch)
+            ]
+            done = yield self.context.task_all(tasks)
+            for record in done:
+                results.append(record)
+                counts[record["status"]] = counts.get(record["status"], 0) + 1
+            self.board.update(completed=len(results), **counts)
+        return results
+
+    def instance_input(self, target: dict[str, Any], index: int) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "index": index,
+            "target": target,
+            "container": self.plan.container,
+            "selection": self.plan.selection.to_dict(),
+            "maxPointAgeSeconds": self.plan.max_point_age.total_seconds(),
+            "restore": self.input["restore"],
+        }
+
+    def listing_failed(self, cleanup: dict[str, Any], exc: Exception) -> Steps:
+        error = getattr(exc, "error", None) or {"code": "DeadlineExceeded", "message": "listing timed out"}
+        record = {
+            "runId": self.run_id, "backupInstance": None, "vault": None, "server": None, "instanceName": "(run)",
+            "status": FAILED, "reason": "listing-failed",
+            "message": f"could not list the backup instances to drill: {error.get('code')}: {error.get('message')}",
+            "finishedAt": iso(self.context.current_utc_datetime),
+        }
+        steps = _steps(self.context, self.input["restore"], self.board)
+        with contextlib.suppress(StepFailed, DeadlineExceeded):
+            yield from steps.call(DRILL_SEND_ALERT, {"alert": alert_message(record,
+                                                                            details_path=self.details_path)})
+        return (yield from self.finish([record], cleanup, error=record["message"]))
+
+    @property
+    def details_path(self) -> str:
+        return f"/api/drills/{self.run_id}"
+
+    def finish(self, results: list[dict[str, Any]], cleanup: dict[str, Any], error: str | None = None) -> Steps:
+        summary = summarize_run(self.input, results, started_at=self.started,
+                                finished_at=iso(self.context.current_utc_datetime), cleanup=cleanup)
+        if error:
+            summary["error"] = error
+        self.board.update(phase="recording")
+        try:
+            yield from _steps(self.context, self.input["restore"], self.board).call(DRILL_RECORD_RUN,
+                                                                                    {"summary": summary})
+        except (StepFailed, DeadlineExceeded) as exc:
+            summary["recordError"] = str(exc)
+        self.board.update(phase="done", status=summary["status"])
+        return summary
+
+
+class InstanceDrill:
+    """One backup instance: RPO check, restore (sub-orchestration), verification, record, alert."""
+
+    def __init__(self, context: df.DurableOrchestrationContext) -> None:
+        self.context = context
+        self.input: dict[str, Any] = dict(context.get_input() or {})
+        self.target: dict[str, Any] = self.input["target"]
+        self.run_id: str = self.input["runId"]
+        self.board = StatusBoard(context, phase="checking", runId=self.run_id, backupInstance=self.target["id"])
+        self.steps = _steps(context, self.input["restore"], self.board)
+        self.record: dict[str, Any] = {
+            "runId": self.run_id, "backupInstance": self.target["id"], "instanceName": self.target["name"],
+            "vault": self.target.get("vault"), "server": self.target.get("server"), "status": None,
+            "reason": None, "message": None, "recoveryPoint": None, "pointAgeSeconds": None,
+            "newestPointAgeSeconds": None, "restoreId": None, "jobId": None, "restoreStatus": None,
+            "restoreDurationSeconds": None, "jobDurationSeconds": None, "filePrefix": self.target.get("prefix"),
+            "expectedDatabases": self.target.get("expectedDatabases"), "files": [], "databases": {},
+            "problems": [], "totalBytes": 0, "startedAt": iso(context.current_utc_datetime), "finishedAt": None,
+        }
+
+    def run(self) -> Steps:
+        for outcome, key in ((SKIPPED, "skip"), (FAILED, "fail")):
+            if self.target.get(key):
+                return (yield from self.finish(outcome, self.target[key]["reason"], self.target[key]["message"]))
+        try:
+            return (yield from self.drill())
+        except (StepFailed, DeadlineExceeded) as exc:
+            error = getattr(exc, "error", None) or {"code": "DeadlineExceeded", "message": "the drill timed out"}
+            return (yield from self.finish(FAILED, "drill-error", f"{error.get('code')}: {error.get('message')}"))
+
+    def drill(self) -> Steps:
+        listed = yield from self.steps.call(DRILL_LIST_POINTS, {"backupInstance": self.target["id"]})
+        choice = choose_drill_point(
+            [RecoveryPoint.from_dict(p) for p in listed["points"]],
+            PointSelection.from_dict(self.input["selection"]),
+            now=self.context.current_utc_datetime,
+            max_age=timedelta(seconds=float(self.input["maxPointAgeSeconds"])),
+            seed=f"{self.run_id}|{self.target['id'].lower()}",
+        )
+        self.record.update(choice.summary())
+        if choice.failure or choice.point is None:
+            return (yield from self.finish(FAILED, choice.failure or "no-recovery-point", choice.message))
+        self.board.update(phase="restoring", recoveryPoint=choice.point.id)
+        result = yield self.context.call_sub_orchestrator(
+            RESTORE_ORCHESTRATION, self.restore_plan(choice.point.id).to_dict(), f"{self.context.instance_id}:restore")
+        self.note_restore(result)
+        if result.get("status") != "succeeded":
+            error = result.get("error") or {}
+            message = f"{error.get('code')}: {error.get('message')}" if error else str(result.get("status"))
+            return (yield from self.finish(FAILED, classify_restore_failure(result), message))
+        self.board.update(phase="verifying")
+        verified = yield from self.steps.call(DRILL_VERIFY_FILES, {
+            "containerUrl": self.input["container"], "prefix": self.target["prefix"], "leaf": self.target["leaf"],
+            "expectedDatabases": self.target.get("expectedDatabases"),
+        })
+        report = verified["report"]
+        self.record.update(files=report["files"], databases=report["databases"], problems=report["problems"],
+                           totalBytes=report["totalBytes"], rangedReads=report.get("rangedReads"))
+        if report["problems"]:
+            first = report["problems"][0]
+            message = "; ".join(p["message"] for p in report["problems"][:5])
+            return (yield from self.finish(FAILED, first["code"], message))
+        databases = ", ".join(sorted(report["databases"])) or "none"
+        return (yield from self.finish(PASSED, None, f"restored and verified: {databases}"))
+
+    def restore_plan(self, point_id: str) -> RestorePlan:
+        restore = self.input["restore"]
+        request = {
+            "backupInstance": self.target["id"],
+            "recoveryPoint": point_id,
+            "target": {"containerUrl": self.input["container"],
+                       "filePrefix": self.target["prefix"] + self.target["leaf"]},
+            "validateOnly": False,
+        }
+        return RestorePlan(
+            restore_id=f"{self.context.instance_id}:restore", request=request, backup_instance=self.target["id"],
+            validate_only=False, poll=PollBounds.from_dict(restore["poll"]),
+            timeout_seconds=float(restore["timeoutSeconds"]),
+            max_transient_retries=int(restore["maxTransientRetries"]),
+            origin={"via": "drill", "runId": self.run_id},
+        )
+
+    def note_restore(self, result: dict[str, Any]) -> None:
+        job = result.get("job") or {}
+        duration = None
+        if result.get("startedAt") and result.get("finishedAt"):
+            duration = (parse_datetime(result["finishedAt"]) - parse_datetime(result["startedAt"])).total_seconds()
+        self.record.update(restoreId=result.get("restoreId"), jobId=result.get("jobId"),
+                           restoreStatus=result.get("status"), restoreDurationSeconds=duration,
+                           jobDurationSeconds=job.get("duration_seconds"), armCalls=result.get("armCalls"))
+
+    def finish(self, status: str, reason: str | None, message: str | None) -> Steps:
+        self.record.update(status=status, reason=reason, message=message,
+                           finishedAt=iso(self.context.current_utc_datetime))
+        self.board.update(phase="recording", status=status, reason=reason)
+        try:
+            yield from self.steps.call(DRILL_RECORD_RESULT, {"record": self.record})
+        except (StepFailed, DeadlineExceeded) as exc:
+            self.record["recordError"] = str(exc)
+        if status == FAILED:
+            alert = alert_message(self.record, details_path=f"/api/drills/{self.run_id}")
+            try:
+                yield from self.steps.call(DRILL_SEND_ALERT, {"alert": alert})
+            except (StepFailed, DeadlineExceeded) as exc:
+                self.record["alertError"] = str(exc)
+        self.board.update(phase="done")
+        return self.record
+
+
+@bp.orchestration_trigger(context_name="context")
+def drill_run_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    return (yield from DrillRun(context).run())
+
+
+@bp.orchestration_trigger(context_name="context")
+def drill_instance_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    return (yield from InstanceDrill(context).run())

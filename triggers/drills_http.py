@@ -1,0 +1,120 @@
+"""HTTP API of drill results, for people and tools (function key, like every other route).
+
+  GET /api/drills                 recent runs, newest first (?limit=N, default 30)
+  GET /api/drills/{run}           one run: summary, every instance's record, cleanup, live progress
+  GET /api/drills/dashboard       a self-contained HTML page: latest drill per server, trends as an inline SVG
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from activities._drill_storage import results_table
+from pgflex_restore.drills.dashboard import render_dashboard
+from pgflex_restore.drills.records import SUMMARY_ROW, record_from_entity
+from pgflex_restore.drills.settings import get_drill_settings
+from pgflex_restore.errors import ConfigurationError
+from pgflex_restore.timeutil import format_datetime
+from triggers._start import existing_status
+
+bp = df.Blueprint()
+
+DEFAULT_LIMIT, MAX_LIMIT = 30, 500
+DASHBOARD_RUNS = 30
+
+
+def _json(status: int, body: Any) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
+
+
+def _error(status: int, code: str, message: str) -> func.HttpResponse:
+    return _json(status, {"error": {"code": code, "message": message}})
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def list_runs(limit: int) -> list[dict[str, Any]]:
+    """Summary records, newest first (run ids sort by their scheduled time)."""
+    table = results_table(get_drill_settings().results_table)
+    rows = [record_from_entity(e) for e in table.query_entities(f"RowKey eq '{SUMMARY_ROW}'")]
+    rows.sort(key=lambda r: str(r.get("runId")), reverse=True)
+    return rows[:limit]
+
+
+def run_rows(run_id: str) -> list[dict[str, Any]]:
+    """Every row of one run (summary, cleanup, instances), each with its row key."""
+    table = results_table(get_drill_settings().results_table)
+    return [{**record_from_entity(e), "_row": e["RowKey"]}
+            for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'")]
+
+
+def instances_since(oldest_run: str) -> list[dict[str, Any]]:
+    """Instance records of every run from ``oldest_run`` on (for the dashboard's trends)."""
+    table = results_table(get_drill_settings().results_table)
+    query = f"PartitionKey ge '{_quote(oldest_run)}' and kind eq 'instance'"
+    return [record_from_entity(e) for e in table.query_entities(query)]
+
+
+def dashboard_page() -> str:
+    runs = list_runs(DASHBOARD_RUNS)
+    instances = instances_since(min(str(r["runId"]) for r in runs)) if runs else []
+    return render_dashboard(runs, instances, generated_at=format_datetime(datetime.now(UTC).replace(microsecond=0)))
+
+
+def _dashboard() -> func.HttpResponse:
+    try:
+        page = dashboard_page()
+    except ConfigurationError as exc:
+        return _error(500, "ConfigurationError", str(exc))
+    return func.HttpResponse(page, status_code=200, mimetype="text/html", charset="utf-8",
+                             headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+                                      "Cache-Control": "no-store"})
+
+
+@bp.route(route="drills", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def list_drills_http(req: func.HttpRequest) -> func.HttpResponse:
+    raw = req.params.get("limit") or str(DEFAULT_LIMIT)
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        return _error(400, "InvalidParameter", f"limit: a whole number from 1 to {MAX_LIMIT}")
+    try:
+        runs = list_runs(int(raw))
+    except ConfigurationError as exc:
+        return _error(500, "ConfigurationError", str(exc))
+    return _json(200, {"count": len(runs), "runs": runs})
+
+
+@bp.route(route="drills/dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def drills_dashboard_http(req: func.HttpRequest) -> func.HttpResponse:
+    return _dashboard()
+
+
+@bp.route(route="drills/{run}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def get_drill_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    run_id = req.route_params["run"]
+    if run_id == "dashboard":  # hosts that match the template before the literal route
+        return _dashboard()
+    try:
+        rows = run_rows(run_id)
+    except ConfigurationError as exc:
+        return _error(500, "ConfigurationError", str(exc))
+    status = await existing_status(client, run_id)
+    if not rows and status is None:
+        return _error(404, "DrillRunNotFound", f"no drill run with id {run_id}")
+    summary = next((r for r in rows if r["_row"] == SUMMARY_ROW), None)
+    cleanup = next((r for r in rows if r["_row"] == "cleanup"), None)
+    instances = sorted((r for r in rows if str(r["_row"]).startswith("instance:")),
+                       key=lambda r: str(r["_row"]))
+    for row in [*instances, *(x for x in (summary, cleanup) if x)]:
+        row.pop("_row", None)
+    runtime = getattr(status.runtime_status, "value", status.runtime_status) if status is not None else None
+    progress = status.custom_status if status is not None and isinstance(status.custom_status, dict) else None
+    return _json(200, {"runId": run_id, "runtimeStatus": runtime, "progress": progress, "summary": summary,
+                       "cleanup": cleanup, "count": len(instances), "instances": instances})
