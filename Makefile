@@ -5,10 +5,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.deps-installed
 AZURITE := node_modules/.bin/azurite
+INFRA_VENV ?= .venv-infra
+INFRA_DEPS := $(INFRA_VENV)/.deps-installed
 
-.PHONY: setup test lint typecheck pytest coverage demo bench clean
+.PHONY: setup test lint typecheck pytest coverage demo bench infra-check clean
 
-setup: $(DEPS) $(AZURITE)
+setup: $(DEPS) $(AZURITE) $(INFRA_DEPS)
 
 $(DEPS): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,12 @@ $(DEPS): requirements.txt requirements-dev.txt
 
 $(AZURITE): package.json
 	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# checkov (tests/infra/test_checkov.py) lives in its own venv: its pinned dependencies must not mix with .venv.
+$(INFRA_DEPS): tests/infra/requirements-checkov.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r tests/infra/requirements-checkov.txt
 	touch $@
 
 # The test command (README, .ci/run): lint, type-check, then every test, with core coverage.
@@ -39,8 +47,11 @@ coverage: setup
 demo: setup
 	$(BIN)/python -m pgflex_restore demo
 
+infra-check: setup
+	$(BIN)/python -m pytest tests/infra -q
+
 bench: setup
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .pytest_cache .mypy_cache .ruff_cache htmlcov .coverage

@@ -109,7 +109,7 @@ def run_in_devhost(plan: RestorePlan, *, progress: Callable[[dict[str, Any], flo
     with DevHost.load("function_app", clock=RealClock()) as host:
         host.start_orchestration(RESTORE_ORCHESTRATION, plan.to_dict(), instance_id=plan.restore_id)
         while True:
-            state = host.get(plan.restore_id)
+            state = _instance(host, plan.restore_id)
             if state is not None and state.runtime_status in ("Completed", "Failed", "Terminated"):
                 break
             progress(merged_status(host, plan.restore_id), time.monotonic() - started)
@@ -121,11 +121,20 @@ def run_in_devhost(plan: RestorePlan, *, progress: Callable[[dict[str, Any], flo
     return state.output
 
 
+def _instance(host: Any, instance_id: str) -> Any:
+    from devhost import InstanceNotFoundError
+
+    try:
+        return host.get(instance_id)
+    except InstanceNotFoundError:
+        return None
+
+
 def merged_status(host: Any, restore_id: str) -> dict[str, Any]:
     """The restore's custom status plus its job-tracking sub-orchestration's progress."""
-    state = host.get(restore_id)
+    state = _instance(host, restore_id)
     status = dict(state.custom_status or {}) if state is not None else {}
-    child = host.get(f"{restore_id}:job")
+    child = _instance(host, f"{restore_id}:job")
     if child is not None and isinstance(child.custom_status, dict):
         status.update({k: v for k, v in child.custom_status.items() if k != "phase"})
     return status
