@@ -121,3 +121,20 @@ def test_function_keys_routes_and_methods(host: DevHost) -> None:
     assert (status, raw, headers["X-Devhost"]) == (200, b"pong me", "yes")
     assert host.call_http("POST", "/api/ping", key=False)[0] == 404  # method not allowed by the route
     assert host.call_http("GET", "/api/nowhere")[0] == 404
+
+
+def test_webhook_errors_use_the_extensions_status_codes(host: DevHost) -> None:
+    base = f"/runtime/webhooks/durabletask/instances/ghost?code={host.system_key}"
+    assert host.call_http("GET", base, key=False)[0] == 404
+    assert host.call_http("POST", base.replace("ghost?", "ghost/terminate?"), key=False)[0] == 404
+    assert host.call_http("POST", base.replace("ghost?", "ghost/raiseEvent/go?"), {}, key=False)[0] == 404
+    assert host.call_http("POST", base.replace("ghost?", "ghost/rewind?"), key=False)[0] == 501
+    start = f"/runtime/webhooks/durabletask/orchestrators/hello_sequence/@bad?code={host.system_key}"
+    status, _, raw = host.call_http("POST", start, ["x"], key=False)
+    assert status == 400 and "must not start with @" in json.loads(raw)["ExceptionMessage"]
+    start = f"/runtime/webhooks/durabletask/orchestrators/echo_orch/direct?code={host.system_key}"
+    status, headers, raw = host.call_http("POST", start, {"a": [1]}, key=False)
+    assert status == 202 and json.loads(raw)["id"] == "direct"
+    assert host.wait_for("direct").output == {"a": [1]}  # a raw JSON body is the input itself
+    code, body = get_json(host, headers["Location"], key=False)
+    assert code == 200 and body["input"] == {"a": [1]}

@@ -133,6 +133,12 @@ def wait_forever(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def echo_orch(context: df.DurableOrchestrationContext):
+    return context.get_input()
+    yield  # a generator, as orchestrators must be
+
+
+@bp.orchestration_trigger(context_name="context")
 def setting_orch(context: df.DurableOrchestrationContext):
     value = yield context.call_activity("read_setting", "DEVHOST_SAMPLE_SETTING")
     return value
