@@ -2,14 +2,82 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from devhost.azurite import Azurite
 from tests.e2e.drill_stack import drill_stack
-from tests.e2e.stack import backup_instance
+from tests.e2e.stack import START, backup_instance, points, server_id
+
+DATABASES = ["appdb", "reporting"]
 
 
-def test_smoke(azurite: Azurite) -> None:
-    """One instance passes."""
-    with drill_stack(azurite, {"pg1": backup_instance()}) as drills:
-        summary = drills.run(drills.plan())
-        print(summary)
-        assert summary["passed"] == 1, summary
+def failing(**failures: Any) -> dict[str, Any]:
+    return backup_instance(failures=failures)
+
+
+def named(instances: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each backup instance protects a server of its own name."""
+    return {name: {**spec, "serverId": server_id(name)} for name, spec in instances.items()}
+
+
+def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) -> None:
+    """One healthy server passes; stale point, failed validation, failed job, truncated / bad-magic / empty dump
+    and a missing database file each fail with their own reason, land in the table and on the alert queue."""
+    instances = named({
+        "pg-ok": backup_instance(),
+        "pg-stale": backup_instance(recoveryPoints=points(3, newest=START - timedelta(days=5))),
+        "pg-validate": failing(validate={"code": "UserErrorMissingRequiredPermissions",
+                                         "message": "the vault cannot write to the container"}),
+        "pg-job": failing(jobFailAtPercent=40),
+        "pg-truncated": failing(corruptDump={"appdb": "truncated"}),
+        "pg-magic": failing(corruptDump={"reporting": "bad-magic"}),
+        "pg-empty": failing(corruptDump={"appdb": "empty"}),
+        "pg-missing": failing(missingDatabaseFile=["reporting"]),
+    })
+    expected = {
+        "pg-ok": ("passed", None),
+        "pg-stale": ("failed", "stale-recovery-point"),
+        "pg-validate": ("failed", "validation-failed"),
+        "pg-job": ("failed", "restore-job-failed"),
+        "pg-truncated": ("failed", "dump-truncated"),
+        "pg-magic": ("failed", "dump-bad-magic"),
+        "pg-empty": ("failed", "empty-file"),
+        "pg-missing": ("failed", "missing-database-file"),
+    }
+    with drill_stack(azurite, instances) as drills:
+        plan = drills.plan(expectedDatabases={name: DATABASES for name in instances})
+        summary = drills.run(plan)
+        assert (summary["total"], summary["passed"], summary["failed"]) == (8, 1, 7), summary
+        assert summary["status"] == "failed"
+
+        rows = drills.rows(summary["runId"])
+        assert rows["summary"]["failed"] == 7
+        records = {r["instanceName"]: r for k, r in rows.items() if k.startswith("instance:")}
+        assert {name: (r["status"], r["reason"]) for name, r in records.items()} == expected
+
+        ok = records["pg-ok"]
+        assert ok["recoveryPoint"]["id"] == "rp-0"
+        assert 0 < ok["pointAgeSeconds"] <= 3 * 3600
+        assert ok["restoreDurationSeconds"] >= 600  # the emulator's job takes 600 s
+        assert ok["jobId"]
+        assert set(ok["databases"]) == set(DATABASES)
+        for facts in ok["databases"].values():
+            assert facts["format"] == "custom" and facts["tocEntries"] > 0 and facts["tables"] >= 1
+        assert {f["kind"] for f in ok["files"]} >= {"database", "roles"}
+        assert ok["rangedReads"] <= 30  # header + TOC + tail per file, never whole downloads
+
+        assert "5.0 days old" in records["pg-stale"]["message"]
+        assert "UserErrorMissingRequiredPermissions" in records["pg-validate"]["message"]
+        assert records["pg-stale"]["jobId"] is None  # no restore was started for a stale point
+        assert records["pg-missing"]["problems"][0]["database"] == "reporting"
+
+        alerts = drills.alerts()
+        assert sorted(a["server"] for a in alerts) == sorted(n for n, (s, _) in expected.items() if s == "failed")
+        by_server = {a["server"]: a for a in alerts}
+        for name, (_, reason) in expected.items():
+            if name in by_server:
+                assert by_server[name]["reason"] == reason
+                assert by_server[name]["type"] == "RestoreDrillFailed"
+                assert by_server[name]["details"] == f"/api/drills/{summary['runId']}"
+        assert by_server["pg-stale"]["severity"] == "Sev1"
