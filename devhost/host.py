@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from azure.functions._durable_functions import df_dumps
 
+from devhost import invoke
 from devhost.bindings import Bindings
 from devhost.clock import Clock, RealClock, VirtualClock, is_virtual
 from devhost.engine import Engine
@@ -135,6 +136,7 @@ class DevHost:
         self._worker.join(timeout=10)
         for poller in self._pollers:
             poller.stop()
+        invoke.close_client_session()
         for server in self._servers:
             server.stop()
         if isinstance(self.clock, VirtualClock):

@@ -37,6 +37,15 @@ def run_coroutine(coro: Coroutine[Any, Any, Any], timeout: float | None = None) 
     return asyncio.run_coroutine_threadsafe(coro, event_loop()).result(timeout)
 
 
+def close_client_session() -> None:
+    """Drop the SDK's shared aiohttp session, so no pooled keep-alive connection outlives a stopped host."""
+    from azure.durable_functions.models.utils import http_utils
+
+    closer = getattr(http_utils, "_close_session", None)
+    if closer is not None and _loops and not _loops[-1].is_closed():
+        run_coroutine(closer(), timeout=5)
+
+
 def call(info: FunctionInfo, kwargs: dict[str, Any]) -> Any:
     """Invoke the indexed function with keyword arguments; await it on the worker loop if it is async."""
     fn = info.user_function
