@@ -7,7 +7,7 @@ from typing import Any
 
 from devhost.azurite import Azurite
 from tests.e2e.drill_stack import drill_stack
-from tests.e2e.stack import START, backup_instance, points, server_id
+from tests.e2e.stack import START, SUB, backup_instance, points, server_id
 
 DATABASES = ["appdb", "reporting"]
 
@@ -81,3 +81,23 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
                 assert by_server[name]["type"] == "RestoreDrillFailed"
                 assert by_server[name]["details"] == f"/api/drills/{summary['runId']}"
         assert by_server["pg-stale"]["severity"] == "Sev1"
+
+
+def test_fifty_instances_under_throttling_all_pass(azurite: Azurite) -> None:
+    """50 servers, concurrency 5, a tight ARM token bucket: 429s happen and are waited out, no drill fails."""
+    quick = {"validateSeconds": 5, "validateRetryAfter": 5, "restoreSeconds": 5, "restoreRetryAfter": 5,
+             "jobSeconds": 60}
+    instances = named({f"pg{i:02d}": backup_instance(timings=quick) for i in range(50)})
+    throttle = {SUB: {"readsBucket": 12, "readsPerSecond": 0.5, "writesBucket": 4, "writesPerSecond": 0.2}}
+    with drill_stack(azurite, instances, scenario_top={"throttle": throttle}) as drills:
+        summary = drills.run(drills.plan(concurrency=5), timeout=55)
+        throttled = [r for r in drills.stack.arm_requests() if r.get("status") == 429]
+        assert throttled, "the token bucket never ran dry: the test does not exercise throttling"
+        assert (summary["total"], summary["passed"], summary["failed"]) == (50, 50, 0), summary["failures"]
+        assert drills.alerts() == []
+        # Never more than five restores in flight: the fan-out is batched by the plan's concurrency.
+        restores = [i for i in drills.stack.host.instances() if i.instance_id.endswith(":restore")]
+        assert len(restores) == 50
+        spans = [(r.created_time, r.last_updated_time) for r in restores]
+        peak = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+        assert peak == 5, peak
