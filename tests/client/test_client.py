@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import FakeCredential, TokenFactory, localize
+from dp_fakes import FakeCredential, TokenFactory, localize
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
