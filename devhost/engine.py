@@ -105,9 +105,11 @@ class Engine(InstanceStore):
         self._begin(ex, now)
         if not ex.started:
             ex.started = True
+            caller = self.instances.get(inst.parent_instance_id or "")
             parent = None if inst.parent_instance_id is None else {
-                "Name": None, "OrchestrationInstance": {"InstanceId": inst.parent_instance_id,
-                                                        "ExecutionId": inst.parent_execution_id},
+                "Name": caller.name if caller else None, "Version": "",
+                "OrchestrationInstance": {"InstanceId": inst.parent_instance_id,
+                                          "ExecutionId": inst.parent_execution_id},
                 "TaskScheduleId": inst.parent_task_id}
             ex.history.append(execution_started(
                 inst.created_time, inst.name, instance_id=inst.instance_id, execution_id=ex.execution_id,

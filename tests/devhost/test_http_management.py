@@ -138,3 +138,19 @@ def test_webhook_errors_use_the_extensions_status_codes(host: DevHost) -> None:
     assert host.wait_for("direct").output == {"a": [1]}  # a raw JSON body is the input itself
     code, body = get_json(host, headers["Location"], key=False)
     assert code == 200 and body["input"] == {"a": [1]}
+
+
+def test_chunked_request_bodies_reach_the_function(host: DevHost) -> None:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", int(host.http_base.rsplit(":", 1)[1]), timeout=10)
+    conn.putrequest("POST", "/api/orchestrators/echo_orch?instance_id=chunky")
+    conn.putheader("x-functions-key", host.function_key)
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for piece in (b'{"chun', b'ked": true}'):
+        conn.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+    conn.send(b"0\r\n\r\n")
+    assert conn.getresponse().status == 202
+    conn.close()
+    assert host.wait_for("chunky").output == {"chunked": True}
