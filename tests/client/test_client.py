@@ -77,8 +77,12 @@ def test_list_recovery_points_follows_next_link_and_sends_headers(
 def test_recovery_point_filter_is_cli_style(httpserver: HTTPServer, make_client: MakeClient) -> None:
     """$filter is `startDate eq '...0000000Z' and endDate eq '...'`, either clause alone; spaces as %20."""
     captured: list[Request] = []
-    httpserver.expect_request(f"{BI.path}/recoveryPoints").respond_with_handler(
-        lambda r: (captured.append(r), _json({"value": []}))[1])
+
+    def handler(request: Request) -> Response:
+        captured.append(request)
+        return _json({"value": []})
+
+    httpserver.expect_request(f"{BI.path}/recoveryPoints").respond_with_handler(handler)
     client = make_client()
     start, end = datetime(2024, 1, 31, tzinfo=UTC), datetime(2024, 2, 1, 12, 30, tzinfo=UTC)
     client.list_recovery_points(BI, start=start, end=end)
@@ -132,11 +136,15 @@ def test_validate_202_headers_verbatim_then_status_url_used_exactly(
         headers["Azure-AsyncOperation"], headers["Location"], "60")
     assert not op.done and op.job_id is None and (op.request_id, op.correlation_id) == ("req-9", "corr-9")
 
+    assert op.status_url is not None
     status_path, _, status_query = op.status_url.removeprefix(base).partition("?")
     seen: list[Request] = []
-    httpserver.expect_request(status_path, query_string=status_query).respond_with_handler(
-        lambda r: (seen.append(r), _json({"status": "Inprogress", "endTime": "0001-01-01T00:00:00Z"},
-                                         headers={"Retry-After": "30"}))[1])
+
+    def status(request: Request) -> Response:
+        seen.append(request)
+        return _json({"status": "Inprogress", "endTime": "0001-01-01T00:00:00Z"}, headers={"Retry-After": "30"})
+
+    httpserver.expect_request(status_path, query_string=status_query).respond_with_handler(status)
     poll = client.get_operation_status(op.status_url)
     assert poll.status.state == "running" and poll.retry_after == "30"
     assert seen[0].full_path.rstrip("?") == op.status_url.removeprefix(base).rstrip("?")
@@ -310,8 +318,11 @@ def test_non_json_success_body(httpserver: HTTPServer, make_client: MakeClient) 
 
 def test_read_timeout_means_request_may_have_been_sent(httpserver: HTTPServer, make_client: MakeClient) -> None:
     """No answer within the read timeout: TransportError(request_sent=True) (the restore may have started)."""
-    httpserver.expect_request(f"{BI.path}/restore", method="POST").respond_with_handler(
-        lambda r: (time.sleep(0.6), Response(status=202))[1])
+    def slow(request: Request) -> Response:
+        time.sleep(0.6)
+        return Response(status=202)
+
+    httpserver.expect_request(f"{BI.path}/restore", method="POST").respond_with_handler(slow)
     with pytest.raises(TransportError) as info:
         make_client(timeout=(2.0, 0.2)).trigger_restore(BI, {"x": 1})
     assert info.value.request_sent is True and info.value.retryable
@@ -381,7 +392,7 @@ def test_cae_claims_challenge_without_factory(httpserver: HTTPServer, base: str,
     httpserver.expect_ordered_request(f"{VAULT.path}/backupJobs/g1",
                                       headers={"Authorization": "Bearer token-1-claims"}).respond_with_json(
         {"name": "g1"})
-    client = DataProtectionClient(base, "2026-06-01", credential)  # type: ignore[arg-type]
+    client = DataProtectionClient(base, "2026-06-01", credential)
     assert client.get_job(VAULT, "g1").guid == "g1"
     httpserver.check_assertions()
     assert credential.calls[-1] == ((f"{base}/.default",), {"claims": claims})
@@ -396,7 +407,7 @@ def test_token_scope_and_credential_failure(base: str, credential: FakeCredentia
         def get_token(self, *scopes: str, **kwargs: Any) -> Any:
             raise RuntimeError("IMDS unreachable")
 
-    client = DataProtectionClient(base + "/", "2026-06-01", Broken())  # type: ignore[arg-type]
+    client = DataProtectionClient(base + "/", "2026-06-01", Broken())
     assert client.scope == f"{base}/.default"
     with pytest.raises(TransportError) as info:
         client.get_job(VAULT, "g1")
@@ -414,7 +425,7 @@ def test_token_never_sent_to_another_host(httpserver: HTTPServer, make_client: M
         make_client().get_operation_status("http://localhost:99999/x")
     assert httpserver.log == []
     with pytest.raises(ValueError):
-        DataProtectionClient("not-a-url", "2026-06-01", FakeCredential())  # type: ignore[arg-type]
+        DataProtectionClient("not-a-url", "2026-06-01", FakeCredential())
 
 
 def test_loopback_names_are_one_origin(httpserver: HTTPServer, make_client: MakeClient) -> None:
@@ -444,7 +455,7 @@ def test_from_settings_and_make_credential(monkeypatch: pytest.MonkeyPatch) -> N
 
     settings = Settings(arm_endpoint="http://127.0.0.1:9", api_version="2021-07-01", http_connect_timeout=1,
                         http_read_timeout=2, client_id="00000000-0000-0000-0000-000000000001")
-    client = DataProtectionClient.from_settings(settings, FakeCredential())  # type: ignore[arg-type]
+    client = DataProtectionClient.from_settings(settings, FakeCredential())
     assert (client.arm_endpoint, client.api_version, client.timeout) == ("http://127.0.0.1:9", "2021-07-01", (1, 2))
     assert isinstance(make_credential(settings), ManagedIdentityCredential)
     monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
