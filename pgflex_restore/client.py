@@ -277,11 +277,18 @@ class DataProtectionClient:
         self._check(response, (200, 201, 202, 204))
         headers = response.headers
         done = response.status_code != 202
+        job_id = None
+        if done:
+            try:
+                job_id = parse_operation_result(self._json(response))
+            except DataProtectionError:  # accepted all the same: never raise a retryable error after a 2xx POST
+                logger.warning("%s answered %s with an unreadable body; the job must be looked up",
+                               _safe_url(url), response.status_code)
         return AsyncOperation(
             status_url=header(headers, "Azure-AsyncOperation"),
             result_url=header(headers, "Location"),
             retry_after=header(headers, "Retry-After"),
-            job_id=parse_operation_result(self._json(response)) if done else None,
+            job_id=job_id,
             done=done,
             request_id=header(headers, "x-ms-request-id"),
             correlation_id=header(headers, "x-ms-correlation-request-id"),

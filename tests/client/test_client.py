@@ -180,6 +180,13 @@ def test_trigger_restore_202_and_200(httpserver: HTTPServer, make_client: MakeCl
     assert finished.done and finished.job_id == "c60cb49-63e8-4b21-b9bd-26277b3fdfae"
 
 
+def test_200_with_garbage_body_is_still_accepted(httpserver: HTTPServer, make_client: MakeClient) -> None:
+    """A 200 to restore with an unreadable body means accepted without a job id, never a retryable error."""
+    httpserver.expect_request(f"{BI.path}/restore", method="POST").respond_with_data("<oops>", status=200)
+    op = make_client().trigger_restore(BI, {"x": 1})
+    assert op.done and op.job_id is None
+
+
 def test_202_without_headers_gives_no_urls(httpserver: HTTPServer, make_client: MakeClient) -> None:
     """A 202 with neither header is returned as is (the orchestrator then looks for the job)."""
     httpserver.expect_request(f"{BI.path}/restore", method="POST").respond_with_data("", status=202)
