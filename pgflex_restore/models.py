@@ -164,7 +164,7 @@ class _Parser:
         if self.errors or bi is None or choice is None or url is None:
             raise RequestValidationError(self.errors or [FieldError("", "invalid request")])
         if prefix is None:
-            prefix = (
+            prefix = _safe_prefix(
                 f"restore-{request_id}" if request_id
                 else self.default_file_prefix or f"restore-{bi.backup_instance_name}"
             )
@@ -273,6 +273,12 @@ class _Parser:
                     url = None
         prefix = self.field(value, "target.filePrefix", "filePrefix", _file_prefix)
         return url, prefix
+
+
+def _safe_prefix(text: str) -> str:
+    """A derived file prefix in the characters an explicit one may use (``:`` and the like become ``-``)."""
+    cleaned = re.sub(r"[^A-Za-z0-9\-_./]", "-", text).replace("..", "-").strip("/")[:200]
+    return cleaned if _FILE_PREFIX.match(cleaned) else "restore"
 
 
 def _normalized(urls: Sequence[str]) -> list[str]:

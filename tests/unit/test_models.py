@@ -82,6 +82,9 @@ def test_default_file_prefix() -> None:
     assert RestoreRequest.from_dict({**no_prefix, "requestId": "r1"}, allowlist=ALLOW).file_prefix == "restore-r1"
     assert RestoreRequest.from_dict(no_prefix, allowlist=ALLOW, default_file_prefix="inst-9").file_prefix == "inst-9"
     assert RestoreRequest.from_dict(no_prefix, allowlist=ALLOW).file_prefix == "restore-pg-1"
+    with_colon = RestoreRequest.from_dict({**no_prefix, "requestId": "alert:42"}, allowlist=ALLOW)
+    assert with_colon.file_prefix == "restore-alert-42"
+    assert RestoreRequest.from_dict(no_prefix, allowlist=ALLOW, default_file_prefix="/..").file_prefix == "restore"
 
 
 def test_loopback_target_allowed_when_listed() -> None:
