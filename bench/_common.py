@@ -1,0 +1,181 @@
+"""What the benchmarks share: the machine description, scenarios, and the app on a virtual (or real) clock.
+
+The benches run the app's real code: the DataProtection emulator on loopback, the Functions app in devhost
+through the real Durable Functions replay, on one clock. Restores that need no blob storage run without Azurite
+(the emulator then skips its storage checks), which keeps the benches quick and self-contained.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ first; the app's packages live in the root
+    sys.path.insert(0, str(ROOT))
+
+SUB = "11111111-2222-3333-4444-555555555555"
+RG = "rg-backup"
+VAULT = "vault1"
+START = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+TARGET = "https://benchtarget.blob.core.windows.net/restores"
+
+# The issue's timings: validation 25 s (Retry-After 10), restore operation 70 s (Retry-After 30), job 45 min.
+ISSUE_TIMINGS: dict[str, float] = {"validateSeconds": 25, "validateRetryAfter": 10, "restoreSeconds": 70,
+                                   "restoreRetryAfter": 30, "jobSeconds": 45 * 60}
+
+
+def instance_id(name: str, vault: str = VAULT) -> str:
+    return (f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataProtection/backupVaults/"
+            f"{vault}/backupInstances/{name}")
+
+
+def vault_id(vault: str = VAULT) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataProtection/backupVaults/{vault}"
+
+
+def backup_instance(name: str, timings: dict[str, float], points: int = 5) -> dict[str, Any]:
+    newest = START - timedelta(hours=2)
+    return {
+        "serverId": f"/subscriptions/{SUB}/resourceGroups/rg-db/providers/Microsoft.DBforPostgreSQL/"
+                    f"flexibleServers/{name}",
+        "databases": ["appdb"],
+        "recoveryPoints": [{"id": f"rp-{i}", "time": (newest - timedelta(days=i)).isoformat()}
+                           for i in range(points)],
+        "timings": dict(timings),
+    }
+
+
+def scenario(instances: dict[str, dict[str, Any]], containers: list[str], **top: Any) -> dict[str, Any]:
+    return {
+        "subscriptions": {SUB: {"resourceGroups": {RG: {"vaults": {VAULT: {
+            "location": "westeurope", "storageRoleAssignments": containers, "backupInstances": instances,
+        }}}}}},
+        **top,
+    }
+
+
+def app_env(emulator_env: dict[str, str], target: str = TARGET, **extra: str) -> dict[str, str]:
+    return {
+        **emulator_env,
+        "RESTORE_TARGET_ALLOWLIST": target,
+        "TASKHUB_NAME": "benchhub",
+        "POLL_MIN_SECONDS": "5",
+        "POLL_DEFAULT_SECONDS": "30",
+        "RESTORE_TIMEOUT": "PT24H",
+        **extra,
+    }
+
+
+def restore_plan(env: dict[str, str], instance: str, restore_id: str, target: str = TARGET) -> dict[str, Any]:
+    """The orchestration input the HTTP starter would build for a restore of ``instance``'s latest point."""
+    from pgflex_restore.models import RestoreRequest
+    from pgflex_restore.plan import RestorePlan
+    from pgflex_restore.settings import Settings
+
+    settings = Settings.from_env(env)
+    request = RestoreRequest.from_dict(
+        {"backupInstance": instance_id(instance), "target": {"containerUrl": target, "filePrefix": restore_id}},
+        allowlist=settings.restore_target_allowlist, default_file_prefix=restore_id)
+    return RestorePlan.create(restore_id, request, settings, origin={"via": "bench"}).to_dict()
+
+
+def reset_app_caches() -> None:
+    """The app caches settings and credentials per process; a bench that starts a new emulator resets them."""
+    from activities._arm import reset_credentials
+    from pgflex_restore.settings import reset_settings_cache
+
+    reset_settings_cache()
+    reset_credentials()
+
+
+@dataclass
+class VirtualApp:
+    clock: Any
+    emulator: Any
+    host: Any
+    env: dict[str, str]
+
+
+@contextmanager
+def virtual_app(instances: dict[str, dict[str, Any]], *, extra_env: dict[str, str] | None = None,
+                scenario_top: dict[str, Any] | None = None, storage: str | None = None,
+                containers: list[str] | None = None, target: str = TARGET,
+                determinism_checks: bool = False) -> Iterator[VirtualApp]:
+    """Emulator + devhost on one VirtualClock that jumps to the next durable timer whenever nothing else runs."""
+    from devhost import DevHost, VirtualClock
+    from emulator import EmulatorServer
+
+    clock = VirtualClock(START)
+    spec = scenario(instances, containers or [target], **(scenario_top or {}))
+    with ExitStack() as stack:
+        emulator = stack.enter_context(EmulatorServer(spec, clock=clock, storage_connection_string=storage))
+        env = app_env(emulator.env(), target, **(extra_env or {}))
+        if storage:
+            env["AzureWebJobsStorage"] = storage
+        reset_app_caches()
+        host = stack.enter_context(DevHost.load("function_app", clock=clock, env=env,
+                                                storage_connection_string=storage,
+                                                determinism_checks=determinism_checks))
+        stack.callback(reset_app_caches)
+        yield VirtualApp(clock, emulator, host, env)
+
+
+def parse_arm_time(text: str) -> datetime:
+    """The emulator's request-log time (seven fractional digits and a Z)."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    moment = datetime.fromisoformat(head).replace(tzinfo=UTC)
+    return moment + timedelta(microseconds=int((frac + "000000")[:6])) if frac else moment
+
+
+_KINDS: tuple[tuple[str, str, str], ...] = (
+    # (method or "", how the lower-case path must match: "end:"/"in:", the text) -> kind, first match wins
+    ("POST", "end:/validaterestore", "validate_post"),
+    ("POST", "end:/restore", "restore_post"),
+    ("", "in:/operationstatus/", "operation_status"),
+    ("", "in:/operationresults/", "operation_result"),
+    ("", "in:/recoverypoints", "recovery_points"),
+    ("", "end:/backupjobs", "job_list"),
+    ("", "in:/backupjobs/", "job_get"),
+    ("", "end:/backupinstances", "instance_list"),
+)
+
+
+def classify(path: str, method: str) -> str:
+    """The kind of one ARM request, by its method and path."""
+    lowered = path.lower().rstrip("/")
+    for want_method, rule, kind in _KINDS:
+        how, _, text = rule.partition(":")
+        if want_method and want_method != method:
+            continue
+        if (how == "end" and lowered.endswith(text)) or (how == "in" and text in lowered):
+            return kind
+    return "other"
+
+
+def machine() -> dict[str, str]:
+    """nproc, CPU model, Python version: printed with every bench's figures."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": str(os.cpu_count() or 0), "cpu": model, "python": platform.python_version()}
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """The figures as the last lines of output, one ``name: value`` a line, in a stable order."""
+    print("--- figures ---")
+    for name, value in figures.items():
+        shown = f"{value:.6g}" if isinstance(value, float) else value
+        print(f"{name}: {shown}", flush=True)
