@@ -11,7 +11,7 @@ from typing import Any
 
 from .arm import ArmRoutes
 from .auth import IDENTITY_PATH, TokenStore
-from .clock import Clock, RealClock, arm_time
+from .clock import Clock, RealClock, arm_time, utc_now
 from .control import Control
 from .faults import Fault, FaultPlan, Throttler
 from .handler import EmulatorHandler
@@ -36,8 +36,6 @@ class EmulatorServer:
         port: int = 0,
     ) -> None:
         self.clock: Clock = clock or RealClock()
-        from .clock import utc_now
-
         if not isinstance(scenario, Scenario):
             scenario = Scenario.from_dict(scenario, utc_now(self.clock))
         blobs = BlobTarget(storage_connection_string) if storage_connection_string else None
