@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from pgflex_restore.drill_command import add_drill_parser, run_drill_command
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.plan import RestorePlan
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run one restore end to end against the local emulator and Azurite")
     demo.add_argument("--output", choices=("text", "json"), default="text")
+
+    add_drill_parser(commands)
     return parser
 
 
@@ -57,6 +60,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from pgflex_restore.demo import run_demo
 
         return run_demo(output=args.output, stdout=out, stderr=err)
+    if args.command == "drill":
+        return run_drill_command(args, os.environ, stdout=out, stderr=err)
     return restore_command(args, os.environ, stdout=out, stderr=err)
 
 
