@@ -9,7 +9,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .arm import Request, Response
 from .auth import IDENTITY_PATH
@@ -67,27 +67,28 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         split = urlsplit(self.path)
+        path = unquote(split.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if split.path.startswith(CONTROL_PREFIX):
-            status, body = self.emulator.control.handle(self.command, split.path[len(CONTROL_PREFIX):], raw)
+        if path.startswith(CONTROL_PREFIX):
+            status, body = self.emulator.control.handle(self.command, path[len(CONTROL_PREFIX):], raw)
             self._send(status, body, {})
             return
         entry: dict[str, Any] = {
             "method": self.command,
-            "path": split.path,
+            "path": path,
             "query": query,
             "headers": self._logged_headers(),
             "body": _json_or_text(raw),
             "time": arm_time(self.emulator.state.now()),
         }
-        if split.path.rstrip("/") == IDENTITY_PATH:
+        if path.rstrip("/") == IDENTITY_PATH:
             status, token_body = self.emulator.tokens.identity_response(query, self.headers.get("X-IDENTITY-HEADER"))
             response = Response(status, token_body, {})
         else:
             try:
-                response = self._arm(split.path, query, raw, entry)
+                response = self._arm(path, query, raw, entry)
             except _Dropped:
                 entry["status"] = None
                 self.emulator.record(entry)
@@ -141,6 +142,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 response = handler(emulator.state, request)
         except ArmError as error:
             response = self._error(error)
+        except Exception as exc:  # an emulator bug must still answer like ARM, not drop the socket
+            response = self._error(ArmError(500, "InternalServerError", f"Emulator error: {type(exc).__name__}: {exc}"))
         if decision is not None and decision.allowed:
             response.headers = {**(response.headers or {}), decision.header: str(decision.remaining)}
         return self._finish(response, fault.kind if fault is not None else None)

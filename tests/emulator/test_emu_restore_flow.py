@@ -151,3 +151,12 @@ def test_backup_instances_list_carries_the_flexible_server_id(arm: Arm) -> None:
     assert info["objectType"] == "Datasource"
     assert by_name["pg-prod"]["properties"]["objectType"] == "BackupInstance"
     assert arm.get(f"{BI_PATH}").json()["id"] == f"{BV_PATH}/backupInstances/pg-prod"
+
+
+def test_percent_encoded_operation_urls_reach_the_same_operation(arm: Arm) -> None:
+    answer = arm.post(f"{BI_PATH}/restore", json=restore_body(arm.latest_rp()))
+    url = answer.headers["Azure-AsyncOperation"]
+    base, _, query = url.partition("?")
+    assert "=" in base.rsplit("/", 1)[1]  # ids are base64, padded like the service's
+    encoded = base.replace("=", "%3D") + "?" + query
+    assert arm.get(encoded).json() == arm.get(url).json()
