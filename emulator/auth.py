@@ -21,6 +21,7 @@ from .errors import ArmError
 ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net")
 IDENTITY_PATH = "/msi/token"
 IDENTITY_API_VERSION = "2019-08-01"
+SYSTEM_ASSIGNED_CLIENT_ID = "00000000-0000-0000-0000-0000000e5e1f"
 
 
 @dataclass
@@ -40,7 +41,7 @@ class TokenStore:
         self._lock = threading.Lock()
         self.own_audiences: tuple[str, ...] = ()
 
-    def issue(self, resource: str) -> dict[str, Any]:
+    def issue(self, resource: str, client_id: str | None = None) -> dict[str, Any]:
         """The App Service protocol's answer (``expires_on`` as epoch seconds, in a string as App Service does)."""
         token = secrets.token_urlsafe(32)
         expires_on = int(time.time()) + self.lifetime_seconds
@@ -51,7 +52,7 @@ class TokenStore:
             "expires_on": str(expires_on),
             "resource": resource,
             "token_type": "Bearer",
-            "client_id": "00000000-0000-0000-0000-0000000e5e1f",
+            "client_id": client_id or SYSTEM_ASSIGNED_CLIENT_ID,
         }
 
     def revoke_all(self) -> int:
@@ -106,7 +107,8 @@ class TokenStore:
         resource = query.get("resource", "")
         if not resource:
             return 400, {"statusCode": 400, "message": "The resource parameter is required."}
-        return 200, self.issue(resource)
+        # A user-assigned identity is named by client_id, mi_res_id or object_id (msal's App Service mapping).
+        return 200, self.issue(resource, query.get("client_id"))
 
 
 def _unauthorized(code: str, message: str, description: str, claims: str | None = None) -> ArmError:

@@ -16,6 +16,7 @@ from .control import Control
 from .faults import Fault, FaultPlan, Throttler
 from .handler import EmulatorHandler
 from .scenario import Scenario, Throttle
+from .spec import spec_root
 from .state import EmulatorState
 from .storage import BlobTarget
 
@@ -35,6 +36,7 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        spec_root()  # fail now, with a clear message, if the official swagger cannot be found
         self.clock: Clock = clock or RealClock()
         if not isinstance(scenario, Scenario):
             scenario = Scenario.from_dict(scenario, utc_now(self.clock))

@@ -31,6 +31,14 @@ def test_real_managed_identity_credential_gets_a_token_arm_accepts(identity_env:
     assert token.token not in repr(identity_env.requests)
 
 
+def test_user_assigned_identity_by_client_id(identity_env: EmulatorServer) -> None:
+    token = ManagedIdentityCredential(client_id="9d0c1f6e-0000-4000-8000-00000000c11e").get_token(
+        "https://management.azure.com/.default")
+    assert _list(identity_env, token.token).status_code == 200
+    token_request = [r for r in identity_env.requests if r["path"] == "/msi/token"][-1]
+    assert token_request["query"]["client_id"] == "9d0c1f6e-0000-4000-8000-00000000c11e"
+
+
 def test_a_token_for_the_emulator_url_as_audience_is_accepted(identity_env: EmulatorServer) -> None:
     token = ManagedIdentityCredential().get_token(f"{identity_env.url}/.default")
     answer = requests.get(f"{identity_env.url}{BV_PATH}/backupInstances", params={"api-version": "2026-06-01"},
