@@ -41,7 +41,10 @@ def parse_cloud_error(
     error: Mapping[str, Any] = {}
     if parsed is not None:
         inner = parsed.get("error")
-        error = inner if isinstance(inner, Mapping) else parsed
+        if isinstance(inner, str):  # OAuth-style {"error": "invalid_token", "error_description": ...}
+            error = {"code": inner, "message": parsed.get("error_description") or parsed.get("message") or inner}
+        else:
+            error = inner if isinstance(inner, Mapping) else parsed
     code = error.get("code")
     message = error.get("message")
     details = error.get("details")

@@ -217,6 +217,9 @@ def test_cloud_error_json() -> None:
         (404, {"code": "ResourceNotFound", "message": "gone"}, NotFoundError, "ResourceNotFound", "gone"),
         (500, b"[1, 2]", ServerError, "HTTP500", "[1, 2]"),
         (500, b"\xff\xfe", ServerError, "HTTP500", ""),
+        (401, {"error": "invalid_token", "error_description": "token expired"}, AuthError, "invalid_token",
+         "token expired"),
+        (401, b'{"error": "invalid_token"}', AuthError, "invalid_token", "invalid_token"),
     ],
 )
 def test_cloud_error_odd_bodies(status: int, body: Any, cls: type, code: str, needle: str) -> None:
