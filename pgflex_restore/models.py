@@ -4,9 +4,9 @@ One wire format, camelCase JSON, documented in README. Validation collects every
 before failing, so a caller fixes a request in one round trip; unknown fields are refused because a typo
 (``"befor"``) silently ignored would restore the wrong point.
 
-Default ``target.filePrefix`` when absent: ``restore-<requestId>`` if a requestId is given, else the
-``default_file_prefix`` the caller passes (e.g. the orchestration instance id), else
-``restore-<backupInstanceName>``. Never a timestamp, so a replayed request builds the same body.
+Default ``target.filePrefix`` when absent: the ``default_file_prefix`` the caller passes (the triggers pass the
+restore's instance id), else ``restore-<requestId>``, else ``restore-<backupInstanceName>``; characters an explicit
+prefix may not use become ``-``. Never a timestamp, so a replayed request builds the same body.
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ class _Parser:
             raise RequestValidationError(self.errors or [FieldError("", "invalid request")])
         if prefix is None:
             prefix = _safe_prefix(
-                f"restore-{request_id}" if request_id
-                else self.default_file_prefix or f"restore-{bi.backup_instance_name}"
+                self.default_file_prefix
+                or (f"restore-{request_id}" if request_id else f"restore-{bi.backup_instance_name}")
             )
         return RestoreRequest(
             backup_instance=bi,

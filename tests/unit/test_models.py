@@ -77,10 +77,12 @@ def test_recovery_point_by_id_and_full_id() -> None:
 
 
 def test_default_file_prefix() -> None:
-    """filePrefix defaults to restore-<requestId>, else the caller's value, else restore-<instance>."""
+    """filePrefix defaults to the caller's value, else restore-<requestId>, else restore-<instance>."""
     no_prefix = body(target={"containerUrl": URL})
     assert RestoreRequest.from_dict({**no_prefix, "requestId": "r1"}, allowlist=ALLOW).file_prefix == "restore-r1"
     assert RestoreRequest.from_dict(no_prefix, allowlist=ALLOW, default_file_prefix="inst-9").file_prefix == "inst-9"
+    assert RestoreRequest.from_dict({**no_prefix, "requestId": "r1"}, allowlist=ALLOW,
+                                    default_file_prefix="restore-r1:x").file_prefix == "restore-r1-x"
     assert RestoreRequest.from_dict(no_prefix, allowlist=ALLOW).file_prefix == "restore-pg-1"
     with_colon = RestoreRequest.from_dict({**no_prefix, "requestId": "alert:42"}, allowlist=ALLOW)
     assert with_colon.file_prefix == "restore-alert-42"
