@@ -304,7 +304,9 @@ class Engine(InstanceStore):
         inst.execution.work.clear()
         if status != "Terminated":
             self._check_ended_execution(inst, inst.execution)
-        self.changed.notify_all()
+        with self.finished:
+            self.finished_count += 1
+            self.finished.notify_all()
 
     def _notify_parent(self, inst: Instance, result: str | None = None, failed: str | None = None) -> None:
         if inst.parent_instance_id is None or inst.parent_execution_id is None or inst.parent_task_id is None:

@@ -206,18 +206,21 @@ class DevHost:
     def wait_for(self, instance_id: str, timeout: float = 30.0) -> InstanceState:
         """Block until the instance is Completed, Failed or Terminated; raise on timeout or non-determinism."""
         deadline = time.monotonic() + timeout
-        with self.engine.changed:
-            while True:
-                self._raise_worker_errors()
+        while True:
+            self._raise_worker_errors()
+            seen = self.engine.finished_count
+            with self.engine.lock:
                 inst = self.engine.instances.get(instance_id)
                 if inst is not None and inst.status in TERMINAL:
                     state = snapshot(inst)
                     break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    status = inst.status if inst else "not found"
-                    raise TimeoutError(f"instance {instance_id} is still {status} after {timeout} s")
-                self.engine.changed.wait(min(left, 0.05))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                status = inst.status if inst else "not found"
+                raise TimeoutError(f"instance {instance_id} is still {status} after {timeout} s")
+            with self.engine.finished:
+                if self.engine.finished_count == seen:
+                    self.engine.finished.wait(min(left, 0.1))
         if self.determinism_checks and state.determinism_error:
             raise NonDeterminismError(state.determinism_error)
         return state
@@ -229,8 +232,7 @@ class DevHost:
             self._raise_worker_errors()
             if self._idle():
                 return
-            with self.engine.changed:
-                self.engine.changed.wait(0.02)
+            time.sleep(0.005)  # polling keeps the waiting thread off the engine lock between checks
         raise TimeoutError(f"devhost still busy after {timeout} s")
 
     def check_determinism(self, instance_id: str) -> None:

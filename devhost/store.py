@@ -41,7 +41,10 @@ class InstanceStore:
         self.clock = clock
         self.orchestrator_names = orchestrators
         self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
+        self.changed = threading.Condition(self.lock)  # the worker sleeps on it; pushes wake it
+        # waiters for terminal states use their own condition, so they do not contend for `lock` on every step
+        self.finished = threading.Condition()
+        self.finished_count = 0
         self.instances: dict[str, Instance] = {}
         self.queue: deque[Item] = deque()
         self.busy = False
