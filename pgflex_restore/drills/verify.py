@@ -25,6 +25,7 @@ PLAIN_HEADS = ("-- PostgreSQL database dump", "-- PostgreSQL database cluster du
 PLAIN_TRAILERS = ("-- PostgreSQL database dump complete", "-- PostgreSQL database cluster dump complete")
 HEAD_BYTES = 4096
 TAIL_BYTES = 4096
+HEAD_CACHE = 64 * 1024
 # Order of importance when one drill has several problems: the first decides the drill's reason.
 PROBLEM_ORDER = ("no-files", "missing-database-file", "missing-roles-file", "empty-file", "dump-bad-magic",
                  "dump-truncated", "dump-malformed", "dump-unsupported-version")
@@ -82,8 +83,25 @@ def check_plain_sql(read: ReadBlob, file: BlobFile) -> dict[str, Any]:
     return {"format": "plain", "cluster": "cluster dump" in head[:512]}
 
 
+def head_cached(read: ReadBlob, file: BlobFile, head_bytes: int = HEAD_CACHE) -> ReadBlob:
+    """``read`` for one file, with its first ``head_bytes`` fetched once: magic, header, TOC and (for small
+    files) the tail then cost one request instead of several."""
+    cache: dict[str, bytes] = {}
+
+    def cached(name: str, offset: int, length: int) -> bytes:
+        limit = min(head_bytes, file.size)
+        if name != file.name or offset + length > limit:
+            return read(name, offset, length)
+        if "head" not in cache:
+            cache["head"] = read(name, 0, limit)
+        return cache["head"][offset:offset + length]
+
+    return cached
+
+
 def inspect_file(read: ReadBlob, file: BlobFile) -> dict[str, Any]:
     """Format facts of one non-empty file; DumpFormatError when it is not a well-formed dump."""
+    read = head_cached(read, file)
     first = read(file.name, 0, min(len(MAGIC), file.size))
     if first == MAGIC:
         archive = read_custom_archive(lambda offset, length: read(file.name, offset, length), file.size)

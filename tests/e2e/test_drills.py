@@ -85,10 +85,10 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
 
 def test_fifty_instances_under_throttling_all_pass(azurite: Azurite) -> None:
     """50 servers, concurrency 5, a tight ARM token bucket: 429s happen and are waited out, no drill fails."""
-    quick = {"validateSeconds": 5, "validateRetryAfter": 5, "restoreSeconds": 5, "restoreRetryAfter": 5,
-             "jobSeconds": 60}
-    instances = named({f"pg{i:02d}": backup_instance(timings=quick) for i in range(50)})
-    throttle = {SUB: {"readsBucket": 12, "readsPerSecond": 0.5, "writesBucket": 4, "writesPerSecond": 0.2}}
+    quick = {"validateSeconds": 2, "validateRetryAfter": 5, "restoreSeconds": 2, "restoreRetryAfter": 5,
+             "jobSeconds": 10}
+    instances = named({f"pg{i:02d}": backup_instance(timings=quick, databases=["appdb"]) for i in range(50)})
+    throttle = {SUB: {"readsBucket": 15, "readsPerSecond": 0.5, "writesBucket": 5, "writesPerSecond": 0.25}}
     with drill_stack(azurite, instances, scenario_top={"throttle": throttle}) as drills:
         summary = drills.run(drills.plan(concurrency=5), timeout=55)
         throttled = [r for r in drills.stack.arm_requests() if r.get("status") == 429]
