@@ -186,6 +186,9 @@ class Engine(InstanceStore):
             if name not in self.orchestrators:
                 return (f"devhost: the orchestrator called sub-orchestrator '{name}', but no orchestrator "
                         f"function of that name is registered (orchestrators: {', '.join(sorted(self.orchestrators))})")
+            if leaf.get("instanceId") in (inst.instance_id, inst.parent_instance_id):
+                return (f"A sub-orchestration's instance id must differ from its parent's and grandparent's: "
+                        f"{leaf.get('instanceId')!r}")
             self._schedule_sub(inst, Work(task_id, "suborch", name, leaf.get("input"), plan,
                                           explicit_child_id=leaf.get("instanceId")), now)
         elif kind == 5 and task_id is not None:
