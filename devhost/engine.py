@@ -186,7 +186,7 @@ class Engine(InstanceStore):
             if name not in self.orchestrators:
                 return (f"devhost: the orchestrator called sub-orchestrator '{name}', but no orchestrator "
                         f"function of that name is registered (orchestrators: {', '.join(sorted(self.orchestrators))})")
-            if leaf.get("instanceId") in (inst.instance_id, inst.parent_instance_id):
+            if leaf.get("instanceId") and leaf.get("instanceId") in (inst.instance_id, inst.parent_instance_id):
                 return (f"A sub-orchestration's instance id must differ from its parent's and grandparent's: "
                         f"{leaf.get('instanceId')!r}")
             self._schedule_sub(inst, Work(task_id, "suborch", name, leaf.get("input"), plan,
