@@ -243,3 +243,8 @@ def test_activity_calls_unpack_as_tuples(host: DevHost) -> None:
     name, value, output, started, duration = host.activity_calls[0]
     assert (name, value, output, started) == ("say_hello", "X", "Hello X!", START)
     assert duration >= 0
+
+
+def test_sub_orchestration_cannot_reuse_the_parents_id(host: DevHost) -> None:
+    state = host.wait_for(host.start_orchestration("self_child_orch", instance_id="selfish"))
+    assert state.runtime_status == "Failed" and "must differ from its parent's" in state.output

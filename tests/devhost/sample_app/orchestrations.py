@@ -133,6 +133,12 @@ def wait_forever(context: df.DurableOrchestrationContext):
 
 
 @bp.orchestration_trigger(context_name="context")
+def self_child_orch(context: df.DurableOrchestrationContext):
+    yield context.call_sub_orchestrator("hello_sequence", ["me"], context.instance_id)
+    return "unreachable"
+
+
+@bp.orchestration_trigger(context_name="context")
 def echo_orch(context: df.DurableOrchestrationContext):
     return context.get_input()
     yield  # a generator, as orchestrators must be
