@@ -108,8 +108,8 @@ def load_host_settings(app_dir: Path | None) -> HostSettings:
 def import_app(module_name: str) -> tuple[Any, Path | None]:
     """Import `module_name` and return its FunctionApp (the module attribute that has get_functions)."""
     module = importlib.import_module(module_name)
-    apps = [value for value in vars(module).values() if callable(getattr(value, "get_functions", None))
-            and not isinstance(value, type)]
+    apps = list({id(value): value for value in vars(module).values()
+                 if callable(getattr(value, "get_functions", None)) and not isinstance(value, type)}.values())
     if not apps:
         raise IndexingError(f"module {module_name} defines no FunctionApp (nothing with get_functions())")
     if len(apps) > 1:
