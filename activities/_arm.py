@@ -8,8 +8,8 @@ activity sent, so the result record can report how polite a restore was.
 
 from __future__ import annotations
 
-import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,18 +35,31 @@ class _CountingAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-@functools.lru_cache(maxsize=8)
-def _credential(arm_endpoint: str, client_id: str | None) -> Any:
-    """One credential per identity, so azure-identity's token cache works across activity calls."""
-    return make_credential(get_settings())
+_credentials: dict[tuple[str, str | None], Any] = {}
+_credentials_lock = threading.Lock()
+
+
+def _credential(settings: Settings, *, fresh: bool = False) -> Any:
+    """One credential per identity, so azure-identity's token cache works across activity calls.
+
+    ``fresh`` replaces it: the client asks for that when ARM rejects a token as expired, and every later
+    activity must use the new credential, not the cache that still holds the rejected token.
+    """
+    key = (settings.arm_endpoint, settings.client_id)
+    with _credentials_lock:
+        if fresh or key not in _credentials:
+            _credentials[key] = make_credential(settings)
+        return _credentials[key]
 
 
 def reset_credentials() -> None:
     """Forget cached credentials (tests point the app at a fresh emulator)."""
-    _credential.cache_clear()
+    with _credentials_lock:
+        _credentials.clear()
 
 
-def _client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]:
+def arm_client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]:
+    """A client on the shared credential, counting the requests it sends (close it when done)."""
     adapter = _CountingAdapter()
     session = requests.Session()
     session.mount("https://", adapter)
@@ -54,9 +67,10 @@ def _client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]
     client = DataProtectionClient(
         settings.arm_endpoint,
         settings.api_version,
-        _credential(settings.arm_endpoint, settings.client_id),
+        _credential(settings),
         session=session,
-        timeout=(settings.http_connect_timeout, settings.http_read_timeout),
+        timeout=settings.http_timeout,
+        credential_factory=lambda: _credential(settings, fresh=True),
     )
     return client, adapter
 
@@ -64,7 +78,7 @@ def _client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]
 def run_arm(call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]]) -> dict[str, Any]:
     """Run one ARM interaction and wrap its outcome in the envelope the orchestrators expect."""
     settings = get_settings()
-    client, counter = _client(settings)
+    client, counter = arm_client(settings)
     try:
         result = dict(call(client, settings))
     except DataProtectionError as exc:
@@ -75,9 +89,7 @@ def run_arm(call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]])
     except PgflexError as exc:
         return {"ok": False, "error": permanent_error(type(exc).__name__, str(exc)), "armCalls": counter.sent}
     finally:
-        client_session = getattr(client, "session", None)
-        if isinstance(client_session, requests.Session):
-            client_session.close()
+        client.close()
     return {"ok": True, **result, "armCalls": counter.sent}
 
 

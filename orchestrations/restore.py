@@ -212,11 +212,11 @@ class RestoreRun:
 
 
 def _maybe_accepted(error: dict[str, Any]) -> bool:
-    """A timeout or dropped connection after sending, or a 5xx: the service may have started the restore."""
-    status = error.get("status")
-    return bool(error.get("request_sent") or error.get("requestSent")) or (
-        isinstance(status, int) and status >= 500
-    )
+    """A timeout or dropped connection after sending, or a 408/500/502/504: the restore may have started.
+
+    (A 429 or 503 means the request was not processed, so posting again is safe.)
+    """
+    return bool(error.get("outcome_unknown"))
 
 
 def _is_conflict(error: dict[str, Any]) -> bool:

@@ -15,8 +15,10 @@ from pgflex_restore.polling import PollPolicy
 from pgflex_restore.settings import Settings
 
 # Polls per job-tracking generation before continue-as-new. Each poll adds about eight history events (activity
-# scheduled/completed, timer created/fired and two episode markers each), so 25 keeps a generation near 200.
-POLLS_PER_GENERATION = 25
+# scheduled/completed, timer created/fired, two episode markers each) and every episode replays the whole
+# generation, so replay work per poll grows with this number: 10 keeps a generation near 80 events and the
+# replay cost of a day-long job low, at the price of one continue-as-new every ten polls.
+POLLS_PER_GENERATION = 10
 
 
 @dataclass(frozen=True)

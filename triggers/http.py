@@ -17,7 +17,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from pgflex_restore.client import DataProtectionClient, make_credential
+from activities._arm import arm_client
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.settings import Settings, get_settings
@@ -153,12 +153,14 @@ def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
         except ValueError:
             return _error(400, "InvalidParameter", "before: expected an ISO 8601 time such as 2026-11-01T02:00:00Z")
         before = before.astimezone(UTC) if before.tzinfo else before.replace(tzinfo=UTC)
-    client = DataProtectionClient.from_settings(settings, make_credential(settings))
+    client, _ = arm_client(settings)
     try:
         points = client.list_recovery_points(backup_instance, end=before)
     except DataProtectionError as exc:
         status = getattr(exc, "status", None)
         return _json(status if status in (400, 401, 403, 404) else 502, {"error": exc.to_dict()})
+    finally:
+        client.close()
     if before is not None:
         points = [p for p in points if p.time <= before]
     points = sorted(points, key=lambda p: p.time, reverse=True)

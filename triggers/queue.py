@@ -16,8 +16,8 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities._arm import arm_client
 from pgflex_restore.alerts import AlertError, alert_restore_request, is_alert, match_backup_instance, parse_alert
-from pgflex_restore.client import DataProtectionClient, make_credential
 from pgflex_restore.errors import DataProtectionError, RequestValidationError
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.storage import queue_client
@@ -69,16 +69,19 @@ def _alert_request(settings: Settings, data: dict[str, Any]) -> dict[str, Any] |
     servers = alert.flexible_server_ids()
     if not servers:
         raise Rejected("the alert names no PostgreSQL flexible server in alertTargetIDs")
-    client = DataProtectionClient.from_settings(settings, make_credential(settings))
+    client, _ = arm_client(settings)
     pairs: list[tuple[str, str]] = []
-    for vault in settings.restore_vaults:
-        try:
-            instances = client.list_backup_instances(vault)
-        except DataProtectionError as exc:
-            if exc.retryable:
-                raise  # the queue retries the message
-            raise Rejected(f"cannot list backup instances of {vault}: {exc}") from exc
-        pairs += [(i.arm_id, i.datasource_resource_id or "") for i in instances]
+    try:
+        for vault in settings.restore_vaults:
+            try:
+                instances = client.list_backup_instances(vault)
+            except DataProtectionError as exc:
+                if exc.retryable:
+                    raise  # the queue retries the message
+                raise Rejected(f"cannot list backup instances of {vault}: {exc}") from exc
+            pairs += [(i.arm_id, i.datasource_resource_id or "") for i in instances]
+    finally:
+        client.close()
     try:
         instance = match_backup_instance(servers, pairs)
     except AlertError as exc:

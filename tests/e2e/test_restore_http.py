@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from devhost.azurite import Azurite
-from tests.e2e.stack import START, backup_instance, points, running_stack
+from tests.e2e.stack import START, backup_instance, instance_id, points, running_stack
 
 API_VERSIONS = ("2021-07-01", "2026-06-01")
 
@@ -105,3 +105,33 @@ def test_bad_request_lists_every_field_and_allowlist_is_403(azurite: Azurite) ->
         assert off_list.status_code == 403
         assert off_list.json()["error"]["details"][0]["code"] == "TargetNotAllowed"
         assert stack.host.instances() == []
+
+
+def test_recovery_points_route_lists_newest_first_and_filters_by_time(azurite: Azurite) -> None:
+    """GET /api/recovery-points lets automation choose; before= keeps points at or before that time."""
+    with running_stack(azurite) as stack:
+        url = f"{stack.api}/recovery-points"
+        every = requests.get(url, params={"backupInstance": instance_id("pg1")}, headers=stack.key, timeout=30)
+        assert every.status_code == 200
+        assert [p["id"] for p in every.json()["recoveryPoints"]] == ["rp-0", "rp-1", "rp-2", "rp-3", "rp-4"]
+        before = (START - timedelta(days=2)).isoformat()
+        older = requests.get(url, params={"backupInstance": instance_id("pg1"), "before": before},
+                             headers=stack.key, timeout=30).json()
+        assert [p["id"] for p in older["recoveryPoints"]] == ["rp-2", "rp-3", "rp-4"]
+        missing = requests.get(url, headers=stack.key, timeout=30)
+        assert missing.status_code == 400 and "backupInstance" in missing.json()["error"]["message"]
+        bad_time = requests.get(url, params={"backupInstance": instance_id("pg1"), "before": "yesterday"},
+                                headers=stack.key, timeout=30)
+        assert bad_time.status_code == 400
+        unknown = requests.get(url, params={"backupInstance": instance_id("ghost")}, headers=stack.key, timeout=30)
+        assert unknown.status_code == 404
+
+
+def test_validate_only_stops_after_validation(azurite: Azurite) -> None:
+    """validateOnly: the restore is validated and nothing is triggered."""
+    with running_stack(azurite) as stack:
+        result = stack.run(stack.request_body(validateOnly=True))
+        assert result["status"] == "validated"
+        assert result["validateOperation"]
+        assert stack.arm_requests("POST", "/restore") == []
+        assert stack.get_restore(result["restoreId"])["status"]["phase"] == "succeeded"
