@@ -44,7 +44,7 @@ coverage: setup
 	$(BIN)/python -m pytest --cov --cov-report=term-missing --cov-report=html
 	@echo "HTML report: htmlcov/index.html"
 
-demo: setup
+demo: $(DEPS) $(AZURITE)
 	$(BIN)/python -m pgflex_restore demo
 
 infra-check: setup
