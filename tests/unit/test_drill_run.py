@@ -68,3 +68,16 @@ def test_dashboard_escapes_and_shows_latest_per_server() -> None:
     assert "<b>pg</b>" not in page and "&lt;b&gt;pg&lt;/b&gt;" in page
     assert page.count("<circle") == 4 and "<script" not in page and "http" not in page
     assert "no data yet" in render_dashboard([], [], generated_at="now")
+
+
+def test_drill_settings_defaults_and_bad_names() -> None:
+    """DRILL_RESULTS_TABLE / DRILL_ALERTS_QUEUE default as documented; bad names are refused by setting name."""
+    import pytest
+
+    from pgflex_restore.drills.settings import DrillSettings
+    from pgflex_restore.errors import ConfigurationError
+
+    assert DrillSettings.from_env({}) == DrillSettings("restoredrills", "restore-drill-alerts")
+    with pytest.raises(ConfigurationError) as failure:
+        DrillSettings.from_env({"DRILL_RESULTS_TABLE": "no-dashes", "DRILL_ALERTS_QUEUE": "Upper"})
+    assert set(failure.value.problems) == {"DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE"}
