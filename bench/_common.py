@@ -161,7 +161,7 @@ def classify(path: str, method: str) -> str:
 
 
 def machine() -> dict[str, str]:
-    """nproc, CPU model, Python version: printed with every bench's figures."""
+    """nproc, CPU model, Python version and the load average: printed with every bench's figures."""
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
@@ -170,7 +170,8 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"nproc": str(os.cpu_count() or 0), "cpu": model, "python": platform.python_version()}
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return {"nproc": str(os.cpu_count() or 0), "cpu": model, "python": platform.python_version(), "loadavg": load}
 
 
 def print_figures(figures: dict[str, Any]) -> None:
