@@ -78,7 +78,7 @@ def chart(title: str, points: Sequence[tuple[datetime, float, str]], unit: str, 
         f'<circle class="dot {escape(status)}" cx="{x(when.timestamp()):.1f}" cy="{y(value):.1f}" r="4" '
         f'fill="{"#b42318" if status == "failed" else "#1a7f37"}"><title>{escape(when.isoformat())}: '
         f"{value:.1f} {escape(unit)} ({escape(status)})</title></circle>"
-        for when, value, status in points
+        for when, value, status in sorted(points, key=lambda p: p[2] == "failed")  # failures drawn on top
     )
     first, last = min(p[0] for p in points), max(p[0] for p in points)
     return (

@@ -129,10 +129,14 @@ def summarize_run(run: Mapping[str, Any], results: Iterable[Mapping[str, Any]], 
 
 
 def alert_message(record: Mapping[str, Any], *, details_path: str) -> dict[str, Any]:
-    """The JSON sent to the alert queue for a failed drill (one message per failed instance)."""
+    """The JSON sent to the alert queue for a failed drill (one message per failed instance).
+
+    Delivery is at least once (an activity may run again after a host crash): consumers dedupe on ``alertId``.
+    """
     point = record.get("recoveryPoint") or {}
     return {
         "schema": ALERT_SCHEMA,
+        "alertId": f"{record.get('runId')}|{record.get('backupInstance') or record.get('instanceName')}",
         "type": "RestoreDrillFailed",
         "severity": "Sev1" if record.get("reason") == "stale-recovery-point" else "Sev2",
         "runId": record.get("runId"),

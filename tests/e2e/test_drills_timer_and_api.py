@@ -31,15 +31,15 @@ def seed_old_files(drills: DrillStack) -> None:
         container.upload_blob(name, b"x" * 10)
 
 
-def dump_dom(url: str) -> str:
+def chromium(*args: str) -> str:
+    """Run headless Chromium once with a throwaway profile; its stdout."""
     if not CHROMIUM.exists():
         pytest.fail("headless Chromium is missing: /usr/bin/chromium not found; install Debian's package with "
-                    "`apt-get install -y chromium` (.ci/run does this before `make test`)")
+                    "`apt-get update && apt-get install -y chromium` (.ci/run must do this before `make test`)")
     with tempfile.TemporaryDirectory() as profile:
         done = subprocess.run(
             [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-             "--dump-dom", url],
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}", *args],
             capture_output=True, text=True, timeout=60, check=False, env={**os.environ, "HOME": profile},
         )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -47,7 +47,7 @@ def dump_dom(url: str) -> str:
 
 
 def test_timer_runs_once_cleans_up_and_results_show_in_api_and_dashboard(
-        azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+        azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Two firings of the timer start one run; files of runs older than the retention (and only those) are
     deleted and the deletion recorded; the results API and the Chromium-rendered dashboard show the run."""
     instances = {"pg1": backup_instance(), "pg2": backup_instance(serverId=server_id("pg2"),
@@ -87,9 +87,14 @@ def test_timer_runs_once_cleans_up_and_results_show_in_api_and_dashboard(
         # The dashboard, rendered by a real browser.
         page = requests.get(f"{stack.api}/drills/dashboard", headers=stack.key, timeout=30)
         assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-        dom = dump_dom(f"{stack.api}/drills/dashboard?code={stack.host.function_key}")
+        url = f"{stack.api}/drills/dashboard?code={stack.host.function_key}"
+        dom = chromium("--dump-dom", url)
         assert "<h1>Restore drills</h1>" in dom
         assert "1 of 2 servers failed their latest drill" in dom
         assert run_id in dom and "dump-truncated" in dom
         assert dom.count('<circle class="dot') == 4  # two servers x (point age, restore duration)
         assert 'id="age-chart"' in dom and 'id="duration-chart"' in dom
+        shot = tmp_path / "dashboard.png"
+        chromium(f"--screenshot={shot}", "--window-size=1000,1200", url)
+        png = shot.read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 20_000  # tables, text and charts painted, not a blank page
