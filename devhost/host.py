@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from azure.functions._durable_functions import df_dumps
 
-from devhost import invoke
+from devhost import invoke, speedups
 from devhost.bindings import Bindings
 from devhost.clock import Clock, RealClock, VirtualClock, is_virtual
 from devhost.engine import Engine
@@ -58,7 +58,8 @@ class DevHost:
     def __init__(self, app: Any, *, clock: Clock | None = None, env: dict[str, str] | None = None,
                  storage_connection_string: str | None = None, auto_advance: bool | None = None,
                  function_key: str = "testkey", app_dir: str | Path | None = None,
-                 determinism_checks: bool | None = None, run_timers: bool = False) -> None:
+                 determinism_checks: bool | None = None, run_timers: bool = False,
+                 memoize_timestamps: bool = False) -> None:
         self.app = app
         self.clock: Clock = clock or RealClock()
         self.env = dict(env or {})
@@ -71,6 +72,7 @@ class DevHost:
         self.determinism_checks = ("pytest" in sys.modules or os.environ.get("DEVHOST_DEBUG") == "1") \
             if determinism_checks is None else determinism_checks
         self.run_timers = run_timers
+        self.memoize_timestamps = memoize_timestamps
         self.functions: dict[str, FunctionInfo] = index_app(app)
         self.settings = HostSettings()
         self._inflight = 0
@@ -124,6 +126,8 @@ class DevHost:
             raise
         if isinstance(self.clock, VirtualClock):
             self.clock.subscribe(self._wake)
+        if self.memoize_timestamps:
+            speedups.enable()
         self._started = True
         self._worker.start()
         return self
@@ -144,6 +148,8 @@ class DevHost:
         if self._env_context is not None:
             self._env_context.__exit__(None, None, None)
             self._env_context = None
+        if self.memoize_timestamps:
+            speedups.disable()
         self._started = False
 
     def __enter__(self) -> DevHost:

@@ -248,3 +248,15 @@ def test_activity_calls_unpack_as_tuples(host: DevHost) -> None:
 def test_sub_orchestration_cannot_reuse_the_parents_id(host: DevHost) -> None:
     state = host.wait_for(host.start_orchestration("self_child_orch", instance_id="selfish"))
     assert state.runtime_status == "Failed" and "must differ from its parent's" in state.output
+
+
+def test_memoized_timestamps_give_the_same_history_and_are_removed_on_stop(clock: VirtualClock) -> None:
+    import sys
+
+    module = sys.modules["azure.durable_functions.models.history.HistoryEvent"]
+    original = module.dt_parse
+    with DevHost.load("sample_app.function_app", clock=clock, env=SAMPLE_ENV, memoize_timestamps=True) as host:
+        assert module.dt_parse is not original
+        state = host.wait_for(host.start_orchestration("retry_orch"))
+        assert core(state.history)[-2:] == [("TimerFired", 5), ("ExecutionCompleted", -1)]
+    assert module.dt_parse is original
