@@ -44,6 +44,9 @@ DRILL_RUN_ORCHESTRATION = "drill_run_orchestrator"
 DRILL_INSTANCE_ORCHESTRATION = "drill_instance_orchestrator"
 # Bookkeeping calls (listing, recording, alerting) get this long to get through throttling and blips.
 BOOKKEEPING_DEADLINE = timedelta(hours=2)
+# Batches per execution before continue-as-new: each batch adds about 3 history events per instance.
+BATCHES_PER_GENERATION = 10
+COMPACT_KEYS = ("backupInstance", "instanceName", "vault", "server", "status", "reason")
 
 bp = df.Blueprint()
 
@@ -67,17 +70,24 @@ class DrillRun:
         self.board = StatusBoard(context, phase="cleanup", runId=self.run_id)
 
     def run(self) -> Steps:
-        cleanup = yield from self.cleanup()
-        self.board.update(phase="listing")
-        try:
-            listed = yield from _steps(self.context, self.input["restore"], self.board).call(DRILL_LIST_INSTANCES, {
-                "vaults": list(self.plan.vaults), "instances": [i.backup_instance for i in self.plan.instances],
-            })
-        except (StepFailed, DeadlineExceeded) as exc:
-            return (yield from self.listing_failed(cleanup, exc))
-        targets = drill_targets(self.plan, listed["instances"], self.run_id)
-        results = yield from self.drill(targets)
-        return (yield from self.finish(results, cleanup))
+        state = self.input.get("state")
+        if state is None:  # the first generation: clean up and list, then drill from the first target
+            cleanup = yield from self.cleanup()
+            self.board.update(phase="listing")
+            try:
+                listed = yield from _steps(self.context, self.input["restore"], self.board).call(
+                    DRILL_LIST_INSTANCES,
+                    {"vaults": list(self.plan.vaults), "instances": [i.backup_instance for i in self.plan.instances]},
+                )
+            except (StepFailed, DeadlineExceeded) as exc:
+                return (yield from self.listing_failed(cleanup, exc))
+            state = {"targets": drill_targets(self.plan, listed["instances"], self.run_id), "results": [],
+                     "cleanup": cleanup, "startedAt": self.started}
+        self.started = state["startedAt"]
+        done = yield from self.drill(state)
+        if not done:
+            return None  # continued as new with the results so far
+        return (yield from self.finish(state["results"], state["cleanup"]))
 
     def cleanup(self) -> Steps:
         payload = {"containerUrl": self.plan.container, "runId": self.run_id,
@@ -89,25 +99,32 @@ class DrillRun:
             return {"error": getattr(exc, "error", {"code": "DeadlineExceeded"})}
         return {k: v for k, v in done.items() if k not in ("ok", "armCalls")}
 
-    def drill(self, targets: list[dict[str, Any]]) -> Steps:
-        """Batches of ``concurrency`` sub-orchestrations; each batch finishes before the next starts."""
-        results: list[dict[str, Any]] = []
-        counts = {PASSED: 0, FAILED: 0, SKIPPED: 0}
-        self.board.update(phase="drilling", total=len(targets), completed=0, **counts)
+    def drill(self, state: dict[str, Any]) -> Steps:
+        """Batches of ``concurrency`` sub-orchestrations, each batch finished before the next starts.
+
+        Only a compact line per instance is kept (the full records are in the table), and after
+        BATCHES_PER_GENERATION batches the run continues as new, so a large fleet's history stays small.
+        Returns False when it continued as new, True when every target is done.
+        """
+        targets, results = state["targets"], state["results"]
+        counts = {s: sum(1 for r in results if r.get("status") == s) for s in (PASSED, FAILED, SKIPPED)}
+        self.board.update(phase="drilling", total=len(targets), completed=len(results), **counts)
         size = self.plan.concurrency
-        for start in range(0, len(targets), size):
-            batch = targets[start:start + size]
+        for batches, start in enumerate(range(len(results), len(targets), size)):
+            if batches == int(self.input.get("batchesPerGeneration") or BATCHES_PER_GENERATION):
+                self.context.continue_as_new({**self.input, "state": state})
+                return False
             tasks = [
                 self.context.call_sub_orchestrator(DRILL_INSTANCE_ORCHESTRATION, self.instance_input(t, start + n),
                                                    f"{self.run_id}:{start + n:04d}")
-                for n, t in enumerate(batch)
+                for n, t in enumerate(targets[start:start + size])
             ]
             done = yield self.context.task_all(tasks)
             for record in done:
-                results.append(record)
+                results.append({k: record.get(k) for k in COMPACT_KEYS})
                 counts[record["status"]] = counts.get(record["status"], 0) + 1
             self.board.update(completed=len(results), **counts)
-        return results
+        return True
 
     def instance_input(self, target: dict[str, Any], index: int) -> dict[str, Any]:
         return {

@@ -39,7 +39,8 @@ class DrillStack:
         return {"container": self.stack.container_url, "vaults": [vault_id()], "concurrency": 5,
                 "maxPointAge": "P2D", "retention": "P7D", **overrides}
 
-    def run(self, plan: dict[str, Any], *, run_id: str | None = None, timeout: float = 40.0) -> dict[str, Any]:
+    def run(self, plan: dict[str, Any], *, run_id: str | None = None, timeout: float = 40.0,
+            **input_extra: Any) -> dict[str, Any]:
         """Start one drill run directly (as the timer would) and wait for its summary."""
         reset_settings_cache()
         settings = get_settings()
@@ -47,6 +48,7 @@ class DrillStack:
         run_id = run_id or run_id_for(now)
         run_input = build_run_input(run_id, now, parse_plan(plan, allowlist=settings.restore_target_allowlist),
                                     settings, origin={"via": "test"})
+        run_input.update(input_extra)
         self.stack.host.start_orchestration(DRILL_RUN_ORCHESTRATION, run_input, instance_id=run_id)
         state = self.stack.host.wait_for(run_id, timeout=timeout)
         assert state.runtime_status == "Completed", state.output

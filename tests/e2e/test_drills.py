@@ -86,12 +86,13 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
 
 
 def test_fifty_instances_under_throttling_all_pass(azurite: Azurite) -> None:
-    """50 servers, concurrency 5, a tight ARM token bucket: 429s happen and are waited out, no drill fails."""
+    """50 servers, concurrency 5, a tight ARM token bucket: 429s happen and are waited out, no drill fails;
+    the run continues as new between batches without losing a result."""
     quick = {**QUICK, "jobSeconds": 10}
     instances = named({f"pg{i:02d}": backup_instance(timings=quick, databases=["appdb"]) for i in range(50)})
     throttle = {SUB: {"readsBucket": 40, "readsPerSecond": 1, "writesBucket": 5, "writesPerSecond": 0.25}}
     with drill_stack(azurite, instances, scenario_top={"throttle": throttle}) as drills:
-        summary = drills.run(drills.plan(concurrency=5), timeout=55)
+        summary = drills.run(drills.plan(concurrency=5), timeout=55, batchesPerGeneration=4)
         throttled = [r for r in drills.stack.arm_requests() if r.get("status") == 429]
         assert throttled, "the token bucket never ran dry: the test does not exercise throttling"
         assert (summary["total"], summary["passed"], summary["failed"]) == (50, 50, 0), summary["failures"]
@@ -102,3 +103,5 @@ def test_fifty_instances_under_throttling_all_pass(azurite: Azurite) -> None:
         spans = [(r.created_time, r.last_updated_time) for r in restores]
         peak = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
         assert peak == 5, peak
+        # Ten batches, four per generation: the run continued as new twice and kept every result.
+        assert len(drills.stack.host.get(summary["runId"]).executions) == 3
