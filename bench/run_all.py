@@ -2,8 +2,8 @@
 
 Each bench runs in its own subprocess. The ones that measure wall time on the real clock or import time
 (cold_start, arm_calls, peer) run first, one at a time; then the long virtual-clock work runs in two lanes, one
-per core, so the whole set fits in 10 minutes on 2 cores: lane 1 is history's 72-hour job, lane 2 history's
-1, 6 and 24-hour jobs followed by drill_scale. CPU-time figures are per thread and barely affected by the
+per core, so the whole set fits in 10 minutes on 2 cores: lane 1 is history (its 72-hour job, then its 1, 6 and
+24-hour jobs), lane 2 is drill_scale. CPU-time figures are per thread and barely affected by the
 lanes; wall times are (each lane has a core, but Azurite, emulator threads and the OS share them).
 ``--sequential`` runs everything one after another; ``--quick`` runs each bench in its tiny size (the smoke
 test's sizes).
@@ -25,8 +25,8 @@ SOLO = ("cold_start", "arm_calls", "peer")
 ALL = (*SOLO, "history", "drill_scale")
 # (label, script, extra arguments) per lane; the quick run uses one history unit with --quick instead.
 LANES: tuple[tuple[tuple[str, str, tuple[str, ...]], ...], ...] = (
-    (("history_72h", "history", ("--lengths", "72")),),
-    (("history", "history", ("--lengths", "1", "6", "24")), ("drill_scale", "drill_scale", ())),
+    (("history_72h", "history", ("--lengths", "72")), ("history", "history", ("--lengths", "1", "6", "24"))),
+    (("drill_scale", "drill_scale", ()),),
 )
 
 
