@@ -59,7 +59,7 @@ class DevHost:
                  storage_connection_string: str | None = None, auto_advance: bool | None = None,
                  function_key: str = "testkey", app_dir: str | Path | None = None,
                  determinism_checks: bool | None = None, run_timers: bool = False,
-                 memoize_timestamps: bool = False) -> None:
+                 memoize_timestamps: bool | None = None) -> None:
         self.app = app
         self.clock: Clock = clock or RealClock()
         self.env = dict(env or {})
@@ -72,7 +72,8 @@ class DevHost:
         self.determinism_checks = ("pytest" in sys.modules or os.environ.get("DEVHOST_DEBUG") == "1") \
             if determinism_checks is None else determinism_checks
         self.run_timers = run_timers
-        self.memoize_timestamps = memoize_timestamps
+        self.memoize_timestamps = os.environ.get("DEVHOST_MEMOIZE_TIMESTAMPS") == "1" \
+            if memoize_timestamps is None else memoize_timestamps
         self.functions: dict[str, FunctionInfo] = index_app(app)
         self.settings = HostSettings()
         self._inflight = 0
