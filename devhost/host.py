@@ -53,7 +53,20 @@ def applied_env(env: dict[str, str]) -> Iterator[None]:
 
 
 class DevHost:
-    """Runs one Functions app: HTTP/queue/timer triggers, orchestrations, activities, the management API."""
+    """Runs one Functions app: HTTP/queue/timer triggers, orchestrations, activities, the management API.
+
+    - `clock`: a VirtualClock (tests; `auto_advance` defaults to True: when nothing is runnable the clock jumps to
+      the next durable timer) or the RealClock (default; timers wait in real time).
+    - `env`: app settings, put into os.environ from start() until stop() (and during load()'s import), then
+      restored; settings are process-wide, so run one host with `env` at a time. With a
+      `storage_connection_string`, AzureWebJobsStorage is set to it unless `env` names one, and queue triggers
+      are polled (without it they are indexed but never polled).
+    - `determinism_checks`: replay checks after every episode and execution; default on under pytest or with
+      DEVHOST_DEBUG=1. `run_timers`: timer-trigger occurrences count as auto-advance wake-ups.
+    - `memoize_timestamps`: cache the SDK's timestamp parsing (speed only); default from
+      DEVHOST_MEMOIZE_TIMESTAMPS=1.
+    A host starts once; make a new one to start again.
+    """
 
     def __init__(self, app: Any, *, clock: Clock | None = None, env: dict[str, str] | None = None,
                  storage_connection_string: str | None = None, auto_advance: bool | None = None,
