@@ -50,6 +50,7 @@ class Execution:
     work: dict[int, Work] = field(default_factory=dict)
     actions: list[Any] = field(default_factory=list)  # the last episode's actions (determinism checks)
     last_context: str | None = None  # the last episode's context JSON, replayed by the determinism check
+    frozen: list[dict[str, Any]] | None = None  # a copy made once the execution ended (snapshots share it)
     started: bool = False
 
 
@@ -110,6 +111,13 @@ def decode_input(token: Any) -> Any:
     return token
 
 
+def _ended_history(ex: Execution) -> list[dict[str, Any]]:
+    """An ended execution never changes: copy its history once, not on every snapshot."""
+    if ex.frozen is None:
+        ex.frozen = copy.deepcopy(ex.history)
+    return ex.frozen
+
+
 def snapshot(inst: Instance) -> InstanceState:
     history = copy.deepcopy(inst.execution.history)
     return InstanceState(
@@ -117,6 +125,6 @@ def snapshot(inst: Instance) -> InstanceState:
         input=decode_input(inst.execution.input_token), output=copy.deepcopy(inst.output),
         custom_status=copy.deepcopy(inst.custom_status), created_time=inst.created_time,
         last_updated_time=inst.last_updated_time or inst.created_time, history=history,
-        executions=[*(copy.deepcopy(e.history) for e in inst.previous_executions), history],
+        executions=[*(_ended_history(e) for e in inst.previous_executions), history],
         parent_instance_id=inst.parent_instance_id,
         execution_id=inst.execution.execution_id, determinism_error=inst.determinism_error)
