@@ -212,11 +212,10 @@ class RestoreRun:
 
 
 def _maybe_accepted(error: dict[str, Any]) -> bool:
-    """A timeout or dropped connection after sending, or a 408/500/502/504: the restore may have started.
-
-    (A 429 or 503 means the request was not processed, so posting again is safe.)
+    """A timeout or dropped connection after sending, a 408/500/502/504, or the activity crashing (perhaps after
+    the POST went out): the restore may have started. A 429 or 503 means it was not processed.
     """
-    return bool(error.get("outcome_unknown"))
+    return bool(error.get("outcome_unknown") or error.get("crash"))
 
 
 def _is_conflict(error: dict[str, Any]) -> bool:
