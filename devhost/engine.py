@@ -54,6 +54,40 @@ class Engine(InstanceStore):
             self._finish(inst, "Terminated", reason, now)
             self._notify_parent(inst, failed=f"terminated: {reason}")
 
+    def suspend(self, instance_id: str, reason: str) -> None:
+        """Hold the instance's episodes (activities already scheduled still run) until resume."""
+        with self.lock:
+            inst = self._require(instance_id)
+            self._require_running(inst)
+            if inst.status != "Suspended":
+                self._marker(inst, EventType.ExecutionSuspended, reason)
+                inst.status = "Suspended"
+
+    def resume(self, instance_id: str, reason: str) -> None:
+        with self.lock:
+            inst = self._require(instance_id)
+            self._require_running(inst)
+            if inst.status == "Suspended":
+                self._marker(inst, EventType.ExecutionResumed, reason)
+                inst.status = "Running" if inst.execution.started else "Pending"
+                held, inst.held = inst.held, []
+                for item in held:
+                    self._push(item)
+
+    def restart(self, instance_id: str, new_instance_id: bool) -> str:
+        """Start the instance's orchestrator again with its original input (the extension's restart)."""
+        with self.lock:
+            inst = self._require(instance_id)
+            first = inst.previous_executions[0] if inst.previous_executions else inst.execution
+            return self.start(inst.name, first.input_token, None if new_instance_id else instance_id)
+
+    def _marker(self, inst: Instance, kind: EventType, reason: str) -> None:
+        ex, now = inst.execution, self.clock.now()
+        self._begin(ex, now)
+        ex.history.append(event(kind, now, Reason=reason))
+        ex.history.append(event(EventType.OrchestratorCompleted, now))
+        inst.last_updated_time = now
+
     # ----- the worker's side -----
 
     def step(self) -> bool:
@@ -70,7 +104,9 @@ class Engine(InstanceStore):
             else:
                 with self.lock:
                     inst = self._live(instance_id, execution_id)
-                    if inst is not None:
+                    if inst is not None and inst.status == "Suspended":
+                        inst.held.append((kind, instance_id, execution_id, payload))
+                    elif inst is not None:
                         self._episode(inst, payload)
         except Exception as exc:  # a devhost bug must not kill the worker silently
             log.exception("devhost worker error")

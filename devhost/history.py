@@ -27,6 +27,10 @@ class EventType(IntEnum):
     EventSent = 14
     EventRaised = 15
     ContinueAsNew = 16
+    GenericEvent = 17
+    HistoryState = 18
+    ExecutionSuspended = 19
+    ExecutionResumed = 20
 
 
 class OrchestrationStatus(IntEnum):

@@ -194,6 +194,12 @@ class DevHost:
     def terminate(self, instance_id: str, reason: str = "") -> None:
         self.engine.terminate(instance_id, reason)
 
+    def suspend(self, instance_id: str, reason: str = "") -> None:
+        self.engine.suspend(instance_id, reason)
+
+    def resume(self, instance_id: str, reason: str = "") -> None:
+        self.engine.resume(instance_id, reason)
+
     def purge(self, instance_id: str) -> int:
         return self.engine.purge(instance_id)
 

@@ -129,8 +129,8 @@ class ManagementApi:
     def _instances(self, method: str, parts: list[str], query: dict[str, str], body: bytes,
                    origin: str) -> Response | None:
         verb = parts[2] if len(parts) > 2 else ""
-        if len(parts) == 3 and verb in ("rewind", "suspend", "resume", "restart"):
-            return _error(501, f"devhost does not implement {verb}", "System.NotImplementedException")
+        if len(parts) == 3 and verb == "rewind":
+            return _error(501, "devhost does not implement rewind", "System.NotImplementedException")
         routes: dict[tuple[str, int, str], Callable[[], Response]] = {
             ("GET", 1, ""): lambda: self._list(query),
             ("DELETE", 1, ""): lambda: self._purge_by(query),
@@ -138,6 +138,9 @@ class ManagementApi:
             ("DELETE", 2, ""): lambda: self._purge(parts[1]),
             ("POST", 4, "raiseEvent"): lambda: self._raise(parts[1], parts[3], body),
             ("POST", 3, "terminate"): lambda: self._terminate(parts[1], query.get("reason", "")),
+            ("POST", 3, "suspend"): lambda: self._steer(self.engine.suspend, parts[1], query.get("reason", "")),
+            ("POST", 3, "resume"): lambda: self._steer(self.engine.resume, parts[1], query.get("reason", "")),
+            ("POST", 3, "restart"): lambda: self._restart(parts[1], query, origin),
         }
         handler = routes.get((method, len(parts), verb))
         return handler() if handler else None
@@ -169,7 +172,7 @@ class ManagementApi:
                 return 404, {}, b""
             body = status_json(inst, _flag(query, "showInput", True), _flag(query, "showHistory", False),
                                _flag(query, "showHistoryOutput", False))
-        if inst.status in ("Pending", "Running", "ContinuedAsNew"):
+        if inst.status in ("Pending", "Running", "ContinuedAsNew", "Suspended"):
             location = self.urls.management_urls(instance_id, origin)["statusQueryGetUri"]
             return _json(202, body, {"Location": location, "Retry-After": "10"})
         if inst.status == "Failed" and _flag(query, "returnInternalServerErrorOnFailure", False):
@@ -204,9 +207,22 @@ class ManagementApi:
             return _error(410, str(exc))
         return 202, {}, b""
 
-    def _terminate(self, instance_id: str, reason: str) -> Response:
+    def _restart(self, instance_id: str, query: dict[str, str], origin: str) -> Response:
         try:
-            self.engine.terminate(instance_id, reason)
+            new_id = self.engine.restart(instance_id, _flag(query, "restartWithNewInstanceId", True))
+        except InstanceNotFoundError as exc:
+            return _error(404, str(exc))
+        except OrchestrationAlreadyExistsError as exc:
+            return _error(500, str(exc), _ALREADY_EXISTS)
+        location = self.urls.management_urls(new_id, origin)["statusQueryGetUri"]
+        return _json(202, new_id, {"Location": location})
+
+    def _terminate(self, instance_id: str, reason: str) -> Response:
+        return self._steer(self.engine.terminate, instance_id, reason)
+
+    def _steer(self, action: Callable[[str, str], None], instance_id: str, reason: str) -> Response:
+        try:
+            action(instance_id, reason)
         except InstanceNotFoundError as exc:
             return _error(404, str(exc))
         except InstanceGoneError as exc:

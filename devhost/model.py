@@ -68,6 +68,7 @@ class Instance:
     parent_execution_id: str | None = None
     parent_task_id: int | None = None
     previous_executions: list[Execution] = field(default_factory=list)
+    held: list[Any] = field(default_factory=list)  # episodes waiting for resume while Suspended
     determinism_error: str | None = None
 
 

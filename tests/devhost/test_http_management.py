@@ -154,3 +154,22 @@ def test_chunked_request_bodies_reach_the_function(host: DevHost) -> None:
     assert conn.getresponse().status == 202
     conn.close()
     assert host.wait_for("chunky").output == {"chunked": True}
+
+
+def test_suspend_holds_events_until_resume_and_restart_reuses_the_input(host: DevHost) -> None:
+    post_json(host, "/api/orchestrators/wait_forever?instance_id=sus")
+    host.wait_idle()
+    assert post_json(host, "/api/ops/suspend/sus")[0] == 200
+    assert get_json(host, "/api/ops/status/sus")[1]["runtimeStatus"] == "Suspended"
+    assert post_json(host, "/api/ops/raise/sus", ["held"])[0] == 200
+    host.wait_idle()
+    assert host.get("sus").runtime_status == "Suspended"  # the event waits
+    assert post_json(host, "/api/ops/resume/sus")[0] == 200
+    state = host.wait_for("sus")
+    assert state.output == '["held"]'
+    kinds = state.event_types()
+    assert kinds.index("ExecutionSuspended") < kinds.index("ExecutionResumed") < kinds.index("EventRaised")
+    post_json(host, "/api/orchestrators/echo_orch?instance_id=again", {"k": "v"})
+    host.wait_for("again")
+    assert post_json(host, "/api/ops/restart/again")[2] == "again"
+    assert host.wait_for("again").output == {"k": "v"}

@@ -50,6 +50,12 @@ async def http_ops(req: func.HttpRequest, client: df.DurableOrchestrationClient)
         result = sorted(s.instance_id for s in statuses)
     elif op == "all":
         result = sorted(s.instance_id for s in await client.get_status_all())
+    elif op == "suspend":
+        await client.suspend(instance_id, "hold on")
+    elif op == "resume":
+        await client.resume(instance_id, "go on")
+    elif op == "restart":
+        result = await client.restart(instance_id, restart_with_new_instance_id=False)
     elif op == "payload":
         result = client.create_http_management_payload(instance_id)
     return func.HttpResponse(json.dumps(result, default=str), mimetype="application/json")
