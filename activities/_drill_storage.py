@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pgflex_restore.client import make_credential
 from pgflex_restore.settings import get_settings
-from pgflex_restore.storage import CONNECTION, queue_client
+from pgflex_restore.storage import CONNECTION, _identity, _service_url, queue_client
 from pgflex_restore.targets import normalize_container_url
 
 if TYPE_CHECKING:
@@ -49,13 +49,8 @@ def results_table(name: str) -> TableClient:
     connection = os.environ.get(CONNECTION)
     if connection:
         service = TableServiceClient.from_connection_string(connection)
-    else:
-        from azure.identity import DefaultAzureCredential
-
-        explicit = os.environ.get(f"{CONNECTION}__tableServiceUri")
-        account = os.environ.get(f"{CONNECTION}__accountName")
-        endpoint = explicit or f"https://{account}.table.core.windows.net"
-        service = TableServiceClient(endpoint, credential=DefaultAzureCredential())
+    else:  # identity-based, exactly as pgflex_restore.storage resolves it for queues
+        service = TableServiceClient(_service_url(os.environ, "table"), credential=_identity(os.environ))
     key = f"table:{name}:{service.url}"
     if key not in _ensured:
         with contextlib.suppress(ResourceExistsError):
