@@ -25,7 +25,8 @@ def named(instances: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) -> None:
     """One healthy server passes; stale point, failed validation, failed job, truncated / bad-magic / empty dump
-    and a missing database file each fail with their own reason, land in the table and on the alert queue."""
+    and a missing database file each fail with their own reason, land in the table and on the alert queue;
+    an excluded server is recorded as skipped and raises no alert."""
     instances = named({
         "pg-ok": backup_instance(timings=QUICK),
         "pg-stale": backup_instance(recoveryPoints=points(3, newest=START - timedelta(days=5))),
@@ -36,6 +37,7 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
         "pg-magic": failing(corruptDump={"reporting": "bad-magic"}),
         "pg-empty": failing(corruptDump={"appdb": "empty"}),
         "pg-missing": failing(missingDatabaseFile=["reporting"]),
+        "pg-excluded": backup_instance(timings=QUICK),
     })
     expected = {
         "pg-ok": ("passed", None),
@@ -46,11 +48,12 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
         "pg-magic": ("failed", "dump-bad-magic"),
         "pg-empty": ("failed", "empty-file"),
         "pg-missing": ("failed", "missing-database-file"),
+        "pg-excluded": ("skipped", "excluded"),
     }
     with drill_stack(azurite, instances) as drills:
-        plan = drills.plan(expectedDatabases={name: DATABASES for name in instances})
+        plan = drills.plan(expectedDatabases={name: DATABASES for name in instances}, exclude=["pg-excluded"])
         summary = drills.run(plan)
-        assert (summary["total"], summary["passed"], summary["failed"]) == (8, 1, 7), summary
+        assert (summary["total"], summary["passed"], summary["failed"], summary["skipped"]) == (9, 1, 7, 1), summary
         assert summary["status"] == "failed"
 
         rows = drills.rows(summary["runId"])
