@@ -260,3 +260,17 @@ def test_memoized_timestamps_give_the_same_history_and_are_removed_on_stop(clock
         state = host.wait_for(host.start_orchestration("retry_orch"))
         assert core(state.history)[-2:] == [("TimerFired", 5), ("ExecutionCompleted", -1)]
     assert module.dt_parse is original
+
+
+def test_a_scheduled_activity_still_runs_after_terminate(clock: VirtualClock) -> None:
+    host = DevHost.load("sample_app.function_app", clock=clock, env=SAMPLE_ENV)  # not started: we step by hand
+    engine = host.engine
+    iid = engine.start("hello_sequence", '["late"]', "stepped")
+    assert engine.step()  # first episode: schedules say_hello
+    host.terminate(iid, "stop")
+    assert engine.step()  # the activity message was already sent: it runs, its result is dropped
+    assert not engine.step()
+    assert [(c.name, c.input) for c in host.activity_calls] == [("say_hello", "late")]
+    state = host.get(iid)
+    assert state.runtime_status == "Terminated"
+    assert "TaskCompleted" not in state.event_types()
