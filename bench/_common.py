@@ -161,7 +161,7 @@ def classify(path: str, method: str) -> str:
 
 
 def machine() -> dict[str, str]:
-    """nproc, CPU model, Python version and the load average: printed with every bench's figures."""
+    """nproc, CPU model, Python version, load average and commit: printed with every bench's figures."""
     model = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
@@ -171,7 +171,22 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    return {"nproc": str(os.cpu_count() or 0), "cpu": model, "python": platform.python_version(), "loadavg": load}
+    return {"nproc": str(os.cpu_count() or 0), "cpu": model, "python": platform.python_version(), "loadavg": load,
+            "commit": _commit()}
+
+
+def _commit() -> str:
+    """The app's commit (and '+dirty' with uncommitted changes): figures belong to one version of the code."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def print_figures(figures: dict[str, Any]) -> None:
