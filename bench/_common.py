@@ -128,6 +128,14 @@ def virtual_app(instances: dict[str, dict[str, Any]], *, extra_env: dict[str, st
         yield VirtualApp(clock, emulator, host, env)
 
 
+def replayed_events(history: list[dict[str, Any]]) -> int:
+    """Events the SDK replays over an execution's life: at each episode (an OrchestratorStarted event), every
+    event before it. Deterministic, unlike CPU time: it shows whether replay work grows linearly or worse."""
+    from devhost.history import EventType
+
+    return sum(i for i, event in enumerate(history) if event["EventType"] == EventType.OrchestratorStarted)
+
+
 def parse_arm_time(text: str) -> datetime:
     """The emulator's request-log time (seven fractional digits and a Z)."""
     head, _, frac = text.rstrip("Z").partition(".")

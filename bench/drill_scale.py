@@ -26,7 +26,17 @@ import tracemalloc
 from collections import Counter
 from typing import Any
 
-from _common import SUB, backup_instance, classify, machine, parse_arm_time, print_figures, vault_id, virtual_app
+from _common import (
+    SUB,
+    backup_instance,
+    classify,
+    machine,
+    parse_arm_time,
+    print_figures,
+    replayed_events,
+    vault_id,
+    virtual_app,
+)
 
 # Timings of each instance: short operations and a 30-second job, so 1,000 instances fit the bench's time budget
 # (long jobs only add job polls, whose cost history.py measures); every Retry-After still shapes the schedule.
@@ -91,7 +101,10 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool) -> dict[str, An
             makespan = (app.clock.now() - start).total_seconds()
             requests = [r for r in app.emulator.requests if r["path"].startswith("/subscriptions/")]
             stats = app.host.stats
-            run_history = max(len(h) for h in app.host.get(run_id).executions)
+            run_executions = app.host.get(run_id).executions
+            run_history = max(len(h) for h in run_executions)
+            run_replayed = sum(replayed_events(h) for h in run_executions)
+            all_replayed = sum(replayed_events(h) for i in app.host.instances() for h in i.executions)
         heap_peak = tracemalloc.get_traced_memory()[1] if use_tracemalloc else None
         if use_tracemalloc:
             tracemalloc.stop()
@@ -101,7 +114,8 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool) -> dict[str, An
         reset_drill_settings_cache()
         forget_created()
     measured = {"summary": summary, "makespan": makespan, "requests": requests, "stats": stats,
-                "run_history": run_history, "wall": wall, "rss_before": rss_before, "rss_peak": rss_peak,
+                "run_history": run_history, "run_replayed": run_replayed, "all_replayed": all_replayed,
+                "wall": wall, "rss_before": rss_before, "rss_peak": rss_peak,
                 "heap_peak": heap_peak, "start": start}
     return figures(instances, concurrency, measured)
 
@@ -139,6 +153,10 @@ def figures(instances: int, concurrency: int, m: dict[str, Any]) -> dict[str, An
         "arm_429s_by_kind": ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none",
         "last_429_after_s": round((last_429 - m["start"]).total_seconds(), 1) if last_429 else None,
         "run_orchestrator_largest_history": m["run_history"],
+        "replayed_events_all_orchestrations": m["all_replayed"],
+        "replayed_events_run_orchestrator": m["run_replayed"],
+        "run_orchestrator_share_of_replay": round(m["run_replayed"] / m["all_replayed"], 3) if m["all_replayed"]
+        else None,
         "episodes": stats.episodes,
         "activities": stats.activities,
         "orchestrator_cpu_s": stats.orchestrator_cpu_seconds,

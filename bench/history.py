@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from _common import ISSUE_TIMINGS, backup_instance, machine, print_figures, restore_plan, virtual_app
+from _common import ISSUE_TIMINGS, backup_instance, machine, print_figures, replayed_events, restore_plan, virtual_app
 
 LENGTHS_HOURS = (1, 6, 24, 72)
 QUICK_LENGTHS_HOURS = (1, 2)
@@ -38,12 +38,14 @@ def run(hours: float) -> dict[str, Any]:
         stats = app.host.stats
     executions = [(i.instance_id, len(h)) for i in instances for h in i.executions]
     largest = max(executions, key=lambda e: e[1])
+    replayed = sum(replayed_events(h) for i in instances for h in i.executions)
     return {
         "status": state.output.get("status"),
         "largest_history_events": largest[1],
         "largest_history_instance": largest[0],
         "executions": len(executions),
         "episodes": stats.episodes,
+        "replayed_events": replayed,
         "activities": stats.activities,
         "orchestrator_cpu_s": stats.orchestrator_cpu_seconds,
         "wall_s": wall,
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         result = run(hours)
         print(f"{hours} h: {result}", flush=True)
         ok = ok and result["status"] == "succeeded"
-        for key in ("largest_history_events", "executions", "episodes", "activities", "orchestrator_cpu_s",
+        for key in ("largest_history_events", "executions", "episodes", "replayed_events", "activities",
+                    "orchestrator_cpu_s",
                     "wall_s"):
             figures[f"h{hours}_{key}"] = result[key]
     longest = max(e for k, e in figures.items() if k.endswith("_largest_history_events"))
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         figures[f"cpu_ratio_{compare}h_over_{base}h"] = round(
             figures[f"h{compare}_orchestrator_cpu_s"] / figures[f"h{base}_orchestrator_cpu_s"], 2)
         figures["linear_ratio_would_be"] = compare / base
+        figures[f"replay_ratio_{compare}h_over_{base}h"] = round(
+            figures[f"h{compare}_replayed_events"] / figures[f"h{base}_replayed_events"], 2)
     print_figures(figures)
     return 0 if ok else 1
 
