@@ -199,6 +199,8 @@ class InstanceDrill:
         except (StepFailed, DeadlineExceeded) as exc:
             error = getattr(exc, "error", None) or {"code": "DeadlineExceeded", "message": "the drill timed out"}
             return (yield from self.finish(FAILED, "drill-error", f"{error.get('code')}: {error.get('message')}"))
+        except Exception as exc:  # a failed sub-orchestration or a bug: still a recorded, alerted drill failure
+            return (yield from self.finish(FAILED, "drill-error", f"{type(exc).__name__}: {str(exc)[:500]}"))
 
     def drill(self) -> Steps:
         listed = yield from self.steps.call(DRILL_LIST_POINTS, {"backupInstance": self.target["id"]})
