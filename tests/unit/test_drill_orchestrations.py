@@ -1,0 +1,128 @@
+"""The drill orchestrators driven as plain generators with a fake context: what they schedule, in what order.
+
+The e2e tests replay them through the real SDK in devhost; these pin the decisions down quickly: batches of the
+plan's concurrency, continue-as-new between generations, and no restore for a stale point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from orchestrations.drill import DRILL_INSTANCE_ORCHESTRATION, DrillRun, InstanceDrill
+from orchestrations.restore import RESTORE_ORCHESTRATION
+
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+CONTAINER = "https://acct.blob.core.windows.net/drills"
+VAULT = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v1"
+RESTORE = {"poll": {"min": 5, "max": 600, "default": 30}, "timeoutSeconds": 86400, "maxTransientRetries": 3}
+
+
+@dataclass
+class FakeContext:
+    """Just enough of DurableOrchestrationContext: every scheduling call returns a description of itself."""
+
+    input: dict[str, Any]
+    instance_id: str = "drill-1"
+    current_utc_datetime: datetime = NOW
+    continued: dict[str, Any] | None = None
+    status: Any = None
+    scheduled: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def get_input(self) -> dict[str, Any]:
+        return self.input
+
+    def set_custom_status(self, status: Any) -> None:
+        self.status = status
+
+    def call_activity(self, name: str, payload: Any) -> tuple[Any, ...]:
+        return ("activity", name, payload)
+
+    def call_sub_orchestrator(self, name: str, payload: Any, instance_id: str) -> tuple[Any, ...]:
+        return ("sub", name, payload, instance_id)
+
+    def task_all(self, tasks: list[Any]) -> tuple[Any, ...]:
+        return ("all", tasks)
+
+    def create_timer(self, when: datetime) -> tuple[Any, ...]:
+        return ("timer", when)
+
+    def continue_as_new(self, payload: dict[str, Any]) -> None:
+        self.continued = payload
+
+
+def drive(generator: Any, context: FakeContext, answer: Callable[[tuple[Any, ...]], Any]) -> Any:
+    """Run an orchestrator generator to the end, answering every yielded task."""
+    try:
+        task = next(generator)
+        while True:
+            context.scheduled.append(task)
+            task = generator.send(answer(task))
+    except StopIteration as stop:
+        return stop.value
+
+
+def run_answers(task: tuple[Any, ...]) -> Any:
+    if task[0] == "all":
+        return [{"status": "passed", "backupInstance": t[2]["target"]["id"], "server": "s"} for t in task[1]]
+    name = task[1]
+    if name == "drill_list_instances":
+        return {"ok": True, "instances": [
+            {"id": f"{VAULT}/backupInstances/bi{i:02d}", "name": f"bi{i:02d}", "vault": "v1", "server": f"pg{i:02d}",
+             "datasourceType": "Microsoft.DBforPostgreSQL/flexibleServers", "source": "vault"} for i in range(7)]}
+    return {"ok": True}
+
+
+def run_input(**extra: Any) -> dict[str, Any]:
+    plan = {"container": CONTAINER, "vaults": [VAULT], "concurrency": 3}
+    return {"runId": "drill-1", "scheduledAt": "2026-11-25T03:00:00Z", "plan": plan, "restore": RESTORE, **extra}
+
+
+def test_run_fans_out_in_batches_of_the_concurrency() -> None:
+    """Seven instances, concurrency three: batches of 3, 3 and 1, then the summary is recorded."""
+    context = FakeContext(run_input())
+    summary = drive(DrillRun(context).run(), context, run_answers)
+    batches = [len(t[1]) for t in context.scheduled if t[0] == "all"]
+    assert batches == [3, 3, 1]
+    names = [t[1] for t in context.scheduled if t[0] == "activity"]
+    assert names == ["drill_cleanup", "drill_list_instances", "drill_record_run"]
+    subs = [s for t in context.scheduled if t[0] == "all" for s in t[1]]
+    assert {s[1] for s in subs} == {DRILL_INSTANCE_ORCHESTRATION}
+    assert [s[3] for s in subs][:2] == ["drill-1:0000", "drill-1:0001"]
+    assert (summary["total"], summary["passed"]) == (7, 7)
+
+
+def test_run_continues_as_new_between_generations() -> None:
+    """With two batches per generation the run hands its compact results to the next execution."""
+    context = FakeContext(run_input(batchesPerGeneration=2))
+    assert drive(DrillRun(context).run(), context, run_answers) is None
+    assert context.continued is not None
+    state = context.continued["state"]
+    assert len(state["results"]) == 6 and len(state["targets"]) == 7
+    follow = FakeContext(context.continued)
+    summary = drive(DrillRun(follow).run(), follow, run_answers)
+    assert [len(t[1]) for t in follow.scheduled if t[0] == "all"] == [1]
+    assert not any(t[0] == "activity" and t[1] == "drill_cleanup" for t in follow.scheduled)
+    assert summary["total"] == 7
+
+
+def test_a_stale_point_fails_without_a_restore() -> None:
+    """The RPO check runs before anything is restored; the failure is recorded and alerted."""
+    target = {"id": f"{VAULT}/backupInstances/bi", "name": "bi", "vault": "v1", "server": "pg", "prefix": "drills/x/",
+              "leaf": "pg", "expectedDatabases": None}
+    old = (NOW - timedelta(days=10)).isoformat()
+    context = FakeContext({"runId": "drill-1", "index": 0, "target": target, "container": CONTAINER,
+                           "selection": {"mode": "latest"}, "maxPointAgeSeconds": 8 * 86400, "restore": RESTORE},
+                          instance_id="drill-1:0000")
+
+    def answer(task: tuple[Any, ...]) -> Any:
+        if task[1] == "drill_list_points":
+            return {"ok": True, "points": [{"id": "rp", "time": old, "stores": []}]}
+        return {"ok": True}
+
+    record = drive(InstanceDrill(context).run(), context, answer)
+    assert (record["status"], record["reason"]) == ("failed", "stale-recovery-point")
+    assert not any(t[0] == "sub" and t[1] == RESTORE_ORCHESTRATION for t in context.scheduled)
+    assert [t[1] for t in context.scheduled] == ["drill_list_points", "drill_record_result", "drill_send_alert"]
