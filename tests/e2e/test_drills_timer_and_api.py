@@ -48,13 +48,21 @@ def chromium(*args: str) -> str:
 
 def test_timer_runs_once_cleans_up_and_results_show_in_api_and_dashboard(
         azurite: Azurite, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Two firings of the timer start one run; files of runs older than the retention (and only those) are
-    deleted and the deletion recorded; the results API and the Chromium-rendered dashboard show the run."""
+    """An invalid plan is alerted and starts nothing; two firings of the timer start one run; files of runs older
+    than the retention (and only those) are deleted and the deletion recorded; the results API and the
+    Chromium-rendered dashboard show the run."""
     instances = {"pg1": backup_instance(), "pg2": backup_instance(serverId=server_id("pg2"),
                                                                    failures={"corruptDump": {"appdb": "truncated"}})}
     with drill_stack(azurite, instances) as drills:
         stack = drills.stack
         seed_old_files(drills)
+        # An invalid plan starts nothing and is itself alerted.
+        monkeypatch.setenv("DRILL_PLAN", json.dumps(drills.plan(concurrency=0)))
+        reset_settings_cache()
+        stack.host.run_timer_function("drill_timer")
+        assert not [i for i in stack.host.instances() if i.name == DRILL_RUN_ORCHESTRATION]
+        assert [(a["reason"], "concurrency" in a["message"]) for a in drills.alerts()] == [("invalid-plan", True)]
+
         monkeypatch.setenv("DRILL_PLAN", json.dumps(drills.plan(retention="P7D")))
         reset_settings_cache()
         stack.host.run_timer_function("drill_timer")
