@@ -82,8 +82,10 @@ class TimerTriggers:
         entry = self.entries[name]
         past_due = scheduled and now - entry.next_due > PAST_DUE_TOLERANCE
         following = entry.schedule.next_after(now)
+        # As the real scheduler reports it: Next is the occurrence this invocation was scheduled for (the value the
+        # scheduler waited on), not the one after it; Last is the previous occurrence.
         payload = {"Schedule": {"AdjustForDST": True}, "IsPastDue": past_due, "ScheduleStatus": {
-            "Last": api_timestamp(entry.last or now), "Next": api_timestamp(following),
+            "Last": api_timestamp(entry.last or now), "Next": api_timestamp(entry.next_due),
             "LastUpdated": api_timestamp(now)}}
         request = TimerRequestConverter.decode(meta.Datum(type="json", value=json.dumps(payload)),
                                                trigger_metadata=None)

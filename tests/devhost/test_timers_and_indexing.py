@@ -55,12 +55,16 @@ def test_run_on_startup_and_timespan_schedules(clock: VirtualClock) -> None:
     from timer_app import function_app
 
     function_app.fired.clear()
+    function_app.statuses.clear()
     with DevHost.load("timer_app.function_app", clock=clock) as host:
         host.wait_idle()
         assert function_app.fired == [("yearly", False)]
         clock.advance(600)
         host.wait_idle()
     assert function_app.fired == [("yearly", False), ("ten", False)]
+    # As on Azure, ScheduleStatus.Next is the occurrence being invoked ("Next will equal Now"), not the one after.
+    invoked = START + timedelta(minutes=10)
+    assert function_app.statuses[-1]["Next"].startswith(invoked.strftime("%Y-%m-%dT%H:%M:%S"))
 
 
 def test_ncrontab_has_seconds_first() -> None:
