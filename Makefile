@@ -7,6 +7,7 @@ DEPS := $(VENV)/.deps-installed
 AZURITE := node_modules/.bin/azurite
 INFRA_VENV ?= .venv-infra
 INFRA_DEPS := $(INFRA_VENV)/.deps-installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup test lint typecheck pytest coverage demo bench infra-check clean
 
@@ -28,8 +29,13 @@ $(INFRA_DEPS): tests/infra/requirements-checkov.txt
 	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r tests/infra/requirements-checkov.txt
 	touch $@
 
+# Debian's Chromium renders the drills dashboard in a test; installed when we may (root), else say how.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	else echo "the dashboard test needs Debian's chromium: sudo apt-get install chromium"; fi
+
 # The test command (README, .ci/run): lint, type-check, then every test, with core coverage.
-test: setup lint typecheck pytest
+test: setup $(CHROMIUM) lint typecheck pytest
 
 lint: $(DEPS)
 	$(BIN)/ruff check .
