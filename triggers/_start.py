@@ -61,7 +61,7 @@ async def start_once(client: df.DurableOrchestrationClient, plan: RestorePlan) -
     """Start the restore unless an instance with its id already exists (running or finished)."""
     found = await existing_status(client, plan.restore_id)
     if found is not None:
-        return Started(plan.restore_id, False, _status_name(found))
+        return Started(plan.restore_id, False, runtime_name(found))
     try:
         await client.start_new(RESTORE_ORCHESTRATION, plan.restore_id, plan.to_dict())
     except Exception:
@@ -69,10 +69,11 @@ async def start_once(client: df.DurableOrchestrationClient, plan: RestorePlan) -
         if found is None:
             raise
         log.info("restore %s was started concurrently; answering with the existing instance", plan.restore_id)
-        return Started(plan.restore_id, False, _status_name(found))
+        return Started(plan.restore_id, False, runtime_name(found))
     return Started(plan.restore_id, True, "Pending")
 
 
-def _status_name(status: Any) -> str | None:
+def runtime_name(status: Any) -> str | None:
+    """The runtime status as text ("Running", "Completed", ...): the SDK gives an enum, or None when unknown."""
     runtime = getattr(status, "runtime_status", None)
     return getattr(runtime, "value", None) or (str(runtime) if runtime is not None else None)

@@ -20,7 +20,7 @@ from pgflex_restore.drills.records import SUMMARY_ROW, record_from_entity
 from pgflex_restore.drills.settings import get_drill_settings
 from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.timeutil import format_datetime
-from triggers._start import existing_status
+from triggers._start import existing_status, runtime_name
 
 bp = df.Blueprint()
 
@@ -114,7 +114,7 @@ async def get_drill_http(req: func.HttpRequest, client: df.DurableOrchestrationC
                        key=lambda r: str(r["_row"]))
     for row in [*instances, *(x for x in (summary, cleanup) if x)]:
         row.pop("_row", None)
-    runtime = getattr(status.runtime_status, "value", status.runtime_status) if status is not None else None
+    runtime = runtime_name(status) if status is not None else None
     progress = status.custom_status if status is not None and isinstance(status.custom_status, dict) else None
     return _json(200, {"runId": run_id, "runtimeStatus": runtime, "progress": progress, "summary": summary,
                        "cleanup": cleanup, "count": len(instances), "instances": instances})

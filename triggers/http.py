@@ -21,7 +21,7 @@ from activities._arm import arm_client
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.settings import Settings, get_settings
-from triggers._start import existing_status, plan_restore, start_once
+from triggers._start import existing_status, plan_restore, runtime_name, start_once
 
 bp = df.Blueprint()
 
@@ -95,10 +95,9 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
             for key in ("jobStatus", "progress", "nextCheck", "polls", "retries", "lastError"):
                 if key in tracking.custom_status:
                     progress[key] = tracking.custom_status[key]
-    runtime = getattr(status.runtime_status, "value", status.runtime_status)
     return _json(200, {
         "restoreId": restore_id,
-        "runtimeStatus": runtime,
+        "runtimeStatus": runtime_name(status),
         "createdTime": status.created_time,
         "lastUpdatedTime": status.last_updated_time,
         "status": progress,
@@ -114,13 +113,13 @@ async def cancel_restore_http(req: func.HttpRequest, client: df.DurableOrchestra
     status = await existing_status(client, restore_id)
     if status is None:
         return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
-    runtime = getattr(status.runtime_status, "value", status.runtime_status)
+    runtime = runtime_name(status)
     if runtime in _TERMINAL:
         return _error(409, "RestoreFinished", f"restore {restore_id} already ended ({runtime}); nothing to cancel")
     reason = "cancelled through POST /api/restores/{id}/cancel"
     await client.terminate(restore_id, reason)
     tracking = await existing_status(client, f"{restore_id}:job")
-    if tracking is not None and getattr(tracking.runtime_status, "value", None) not in _TERMINAL:
+    if tracking is not None and runtime_name(tracking) not in _TERMINAL:
         await client.terminate(f"{restore_id}:job", reason)
     job_id = (status.custom_status or {}).get("jobId") if isinstance(status.custom_status, dict) else None
     azure_note = (
