@@ -13,6 +13,7 @@ restore operation is seen done). Nor can it beat the token buckets: ARM reads / 
 after the initial buckets. The larger of the two is printed as the theoretical makespan.
 
 Usage: python bench/drill_scale.py [--quick] [--instances N] [--concurrency C] [--tracemalloc]
+       [--batches-per-generation B]
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def bucket_seconds(count: int, bucket: float, rate: float) -> float:
     return max(0.0, (count - bucket) / rate)
 
 
-def run(instances: int, concurrency: int, use_tracemalloc: bool) -> dict[str, Any]:
+def run(instances: int, concurrency: int, use_tracemalloc: bool,
+        batches_per_generation: int | None = None) -> dict[str, Any]:
     from azure.storage.blob import BlobServiceClient
 
     from activities._drill_storage import forget_created
@@ -92,9 +94,10 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool) -> dict[str, An
             start = app.clock.now()
             run_id = "bench-drill"
             wall = time.perf_counter()
-            app.host.start_orchestration(DRILL_RUN_ORCHESTRATION,
-                                         build_run_input(run_id, start, plan, settings, origin={"via": "bench"}),
-                                         instance_id=run_id)
+            run_input = build_run_input(run_id, start, plan, settings, origin={"via": "bench"})
+            if batches_per_generation:  # the run orchestrator's own knob (default BATCHES_PER_GENERATION)
+                run_input["batchesPerGeneration"] = batches_per_generation
+            app.host.start_orchestration(DRILL_RUN_ORCHESTRATION, run_input, instance_id=run_id)
             state = app.host.wait_for(run_id, timeout=3600)
             wall = time.perf_counter() - wall
             summary: dict[str, Any] = state.output
@@ -174,11 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="12 instances, concurrency 5")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace the Python heap peak (slow)")
+    parser.add_argument("--batches-per-generation", type=int, default=None,
+                        help="override the run orchestrator's batches per continue-as-new generation")
     args = parser.parse_args(argv)
     instances, concurrency = (12, 5) if args.quick else (args.instances, args.concurrency)
     print(f"drill_scale: {instances} instances, concurrency {concurrency}, timings {DRILL_TIMINGS}, "
           f"throttle {ARM_THROTTLE}; machine {machine()}", flush=True)
-    result = run(instances, concurrency, args.tracemalloc)
+    result = run(instances, concurrency, args.tracemalloc, args.batches_per_generation)
     print_figures(result)
     return 0 if result["drill_failed"] == 0 and result["drill_passed"] == instances else 1
 

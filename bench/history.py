@@ -3,7 +3,9 @@
 For each length: the largest history of any one execution of any instance (the restore orchestration and every
 continue-as-new generation of its job-tracking sub-orchestration), the executions and episodes, and the total
 orchestrator replay CPU time devhost measured (thread CPU time spent inside the orchestrator functions, i.e. the
-Durable SDK's replay plus the app's generator code). Then CPU(24 h) / CPU(1 h): 24 means linear growth.
+Durable SDK's replay plus the app's generator code). Then CPU(24 h) / CPU(1 h): 24 means linear growth (the 1-hour
+CPU time, the small denominator, is the median of three runs), and the same ratio of replayed events, which is
+deterministic where CPU time moves with the machine's load.
 
 ``--lengths`` runs a subset (run_all runs 72 h on one core and 1, 6, 24 h on the other); the CPU ratio is
 printed when 1 h and 24 h are both run.
@@ -63,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for hours in lengths:
         result = run(hours)
+        if hours == lengths[0] and len(lengths) > 1:  # the ratio's denominator is small: take the median of 3
+            cpus = sorted([result["orchestrator_cpu_s"], run(hours)["orchestrator_cpu_s"],
+                           run(hours)["orchestrator_cpu_s"]])
+            result["orchestrator_cpu_s"] = cpus[1]
         print(f"{hours} h: {result}", flush=True)
         ok = ok and result["status"] == "succeeded"
         for key in ("largest_history_events", "executions", "episodes", "replayed_events", "activities",
