@@ -144,7 +144,8 @@ class RestoreRun:
             yield from self.steps.sleep(self.steps.policy.next_wait(retry_after, now=self.steps.now))
             if status_url:
                 polled = yield from self.steps.call(GET_OPERATION_STATUS, {"url": status_url})
-                status, retry_after = polled["status"], polled.get("retryAfter")
+                # A status answer without Retry-After keeps the cadence the service last asked for.
+                status, retry_after = polled["status"], polled.get("retryAfter") or retry_after
                 if status["state"] == "running":
                     continue
                 if status["state"] != "succeeded":
@@ -160,7 +161,7 @@ class RestoreRun:
             result = polled["result"]
             if result.get("done"):
                 return result.get("job_id")
-            retry_after = result.get("retry_after")
+            retry_after = result.get("retry_after") or retry_after
 
     def track(self, job_id: str) -> Steps:
         self.result["jobId"] = job_id
