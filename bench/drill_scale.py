@@ -95,7 +95,7 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
             run_id = "bench-drill"
             wall = time.perf_counter()
             run_input = build_run_input(run_id, start, plan, settings, origin={"via": "bench"})
-            if batches_per_generation:  # the run orchestrator's own knob (default BATCHES_PER_GENERATION)
+            if batches_per_generation:  # the run orchestrator's own knob (default: about 100 instances per execution)
                 run_input["batchesPerGeneration"] = batches_per_generation
             app.host.start_orchestration(DRILL_RUN_ORCHESTRATION, run_input, instance_id=run_id)
             state = app.host.wait_for(run_id, timeout=3600)

@@ -44,8 +44,13 @@ DRILL_RUN_ORCHESTRATION = "drill_run_orchestrator"
 DRILL_INSTANCE_ORCHESTRATION = "drill_instance_orchestrator"
 # Bookkeeping calls (listing, recording, alerting) get this long to get through throttling and blips.
 BOOKKEEPING_DEADLINE = timedelta(hours=2)
-# Batches per execution before continue-as-new: each batch adds about 3 history events per instance.
-BATCHES_PER_GENERATION = 10
+# Each batch adds about 3 history events per instance and every episode replays the whole execution, so an
+# execution holds about this many sub-orchestrations before continue-as-new (at least one batch): ~300 events.
+INSTANCES_PER_GENERATION = 100
+
+
+def batches_per_generation(concurrency: int) -> int:
+    return max(1, INSTANCES_PER_GENERATION // max(1, concurrency))
 COMPACT_KEYS = ("backupInstance", "instanceName", "vault", "server", "status", "reason")
 
 bp = df.Blueprint()
@@ -103,7 +108,7 @@ class DrillRun:
         """Batches of ``concurrency`` sub-orchestrations, each batch finished before the next starts.
 
         Only a compact line per instance is kept (the full records are in the table), and after
-        BATCHES_PER_GENERATION batches the run continues as new, so a large fleet's history stays small.
+        about INSTANCES_PER_GENERATION instances the run continues as new, so a large fleet's history stays small.
         Returns False when it continued as new, True when every target is done.
         """
         targets, results = state["targets"], state["results"]
@@ -111,7 +116,8 @@ class DrillRun:
         self.board.update(phase="drilling", total=len(targets), completed=len(results), **counts)
         size = self.plan.concurrency
         for batches, start in enumerate(range(len(results), len(targets), size)):
-            if batches == int(self.input.get("batchesPerGeneration") or BATCHES_PER_GENERATION):
+            limit = self.input.get("batchesPerGeneration") or batches_per_generation(size)
+            if batches == int(limit):
                 self.context.continue_as_new({**self.input, "state": state})
                 return False
             tasks = [
