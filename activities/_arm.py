@@ -24,17 +24,29 @@ log = logging.getLogger(__name__)
 
 
 class _CountingAdapter(HTTPAdapter):
-    """Counts every request sent, including those that fail without a response."""
+    """Counts the requests the current thread sent, including those that got no response.
+
+    One adapter (and its connection pool) serves every activity, so calls to ARM reuse TLS connections; an
+    activity runs on one thread from start to end, so a per-thread count is that activity's count.
+    """
 
     def __init__(self) -> None:
-        super().__init__()
-        self.sent = 0
+        super().__init__(pool_maxsize=16)
+        self._counts = threading.local()
+
+    def start_count(self) -> None:
+        self._counts.sent = 0
+
+    @property
+    def sent(self) -> int:
+        return int(getattr(self._counts, "sent", 0))
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        self.sent += 1
+        self._counts.sent = self.sent + 1
         return super().send(request, *args, **kwargs)
 
 
+_sessions: dict[str, tuple[requests.Session, _CountingAdapter]] = {}
 _credentials: dict[tuple[str, str | None], Any] = {}
 _credentials_lock = threading.Lock()
 
@@ -52,18 +64,31 @@ def _credential(settings: Settings, *, fresh: bool = False) -> Any:
         return _credentials[key]
 
 
+def _session(arm_endpoint: str) -> tuple[requests.Session, _CountingAdapter]:
+    """The process's pooled session for one ARM endpoint."""
+    with _credentials_lock:
+        if arm_endpoint not in _sessions:
+            adapter = _CountingAdapter()
+            session = requests.Session()
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            _sessions[arm_endpoint] = (session, adapter)
+        return _sessions[arm_endpoint]
+
+
 def reset_credentials() -> None:
-    """Forget cached credentials (tests point the app at a fresh emulator)."""
+    """Forget cached credentials and sessions (tests point the app at a fresh emulator)."""
     with _credentials_lock:
         _credentials.clear()
+        for session, _ in _sessions.values():
+            session.close()
+        _sessions.clear()
 
 
 def arm_client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]:
-    """A client on the shared credential, counting the requests it sends (close it when done)."""
-    adapter = _CountingAdapter()
-    session = requests.Session()
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    """A client on the shared credential and pooled session; the adapter counts this thread's requests from now."""
+    session, adapter = _session(settings.arm_endpoint)
+    adapter.start_count()
     client = DataProtectionClient(
         settings.arm_endpoint,
         settings.api_version,
@@ -88,8 +113,6 @@ def run_arm(call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]])
         return {"ok": False, "error": permanent_error("NoRecoveryPoint", str(exc)), "armCalls": counter.sent}
     except PgflexError as exc:
         return {"ok": False, "error": permanent_error(type(exc).__name__, str(exc)), "armCalls": counter.sent}
-    finally:
-        client.close()
     return {"ok": True, **result, "armCalls": counter.sent}
 
 

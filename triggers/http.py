@@ -158,8 +158,6 @@ def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
     except DataProtectionError as exc:
         status = getattr(exc, "status", None)
         return _json(status if status in (400, 401, 403, 404) else 502, {"error": exc.to_dict()})
-    finally:
-        client.close()
     if before is not None:
         points = [p for p in points if p.time <= before]
     points = sorted(points, key=lambda p: p.time, reverse=True)

@@ -71,17 +71,14 @@ def _alert_request(settings: Settings, data: dict[str, Any]) -> dict[str, Any] |
         raise Rejected("the alert names no PostgreSQL flexible server in alertTargetIDs")
     client, _ = arm_client(settings)
     pairs: list[tuple[str, str]] = []
-    try:
-        for vault in settings.restore_vaults:
-            try:
-                instances = client.list_backup_instances(vault)
-            except DataProtectionError as exc:
-                if exc.retryable:
-                    raise  # the queue retries the message
-                raise Rejected(f"cannot list backup instances of {vault}: {exc}") from exc
-            pairs += [(i.arm_id, i.datasource_resource_id or "") for i in instances]
-    finally:
-        client.close()
+    for vault in settings.restore_vaults:
+        try:
+            instances = client.list_backup_instances(vault)
+        except DataProtectionError as exc:
+            if exc.retryable:
+                raise  # the queue retries the message
+            raise Rejected(f"cannot list backup instances of {vault}: {exc}") from exc
+        pairs += [(i.arm_id, i.datasource_resource_id or "") for i in instances]
     try:
         instance = match_backup_instance(servers, pairs)
     except AlertError as exc:
