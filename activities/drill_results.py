@@ -17,8 +17,8 @@ import azure.durable_functions as df
 from activities._drill_storage import alerts_queue, container_client, results_table
 from pgflex_restore.drills.records import instance_entity, summary_entity
 from pgflex_restore.drills.run import FILES_ROOT, run_time
-from pgflex_restore.drills.settings import get_drill_settings
 from pgflex_restore.drills.verify import HEAD_CACHE, BlobFile, verify_restored_files
+from pgflex_restore.settings import get_settings
 from pgflex_restore.timeutil import format_datetime, parse_datetime
 
 DRILL_VERIFY_FILES = "drill_verify_files"
@@ -66,19 +66,19 @@ def verify_files(payload: dict[str, Any]) -> dict[str, Any]:
 
 def record_result(payload: dict[str, Any]) -> dict[str, Any]:
     """Upsert one instance's row (a replayed activity writes the same row again, harmlessly)."""
-    results_table(get_drill_settings().results_table).upsert_entity(instance_entity(payload["record"]))
+    results_table(get_settings().drill_results_table).upsert_entity(instance_entity(payload["record"]))
     return {"ok": True}
 
 
 def record_run(payload: dict[str, Any]) -> dict[str, Any]:
     """Upsert the run's summary row."""
-    results_table(get_drill_settings().results_table).upsert_entity(summary_entity(payload["summary"]))
+    results_table(get_settings().drill_results_table).upsert_entity(summary_entity(payload["summary"]))
     return {"ok": True}
 
 
 def send_alert(payload: dict[str, Any]) -> dict[str, Any]:
     """Put one alert on DRILL_ALERTS_QUEUE as JSON text."""
-    sent = alerts_queue(get_drill_settings().alerts_queue).send_message(json.dumps(payload["alert"], sort_keys=True))
+    sent = alerts_queue(get_settings().drill_alerts_queue).send_message(json.dumps(payload["alert"], sort_keys=True))
     return {"ok": True, "messageId": sent.id}
 
 
@@ -109,7 +109,7 @@ def cleanup(payload: dict[str, Any]) -> dict[str, Any]:
         "deletedBytes": sum(s["bytes"] for s in runs.values()),
         "deletedRuns": sorted(runs),
     }
-    results_table(get_drill_settings().results_table).upsert_entity({
+    results_table(get_settings().drill_results_table).upsert_entity({
         "PartitionKey": current, "RowKey": CLEANUP_ROW, "kind": "cleanup",
         "deletedFiles": record["deletedFiles"], "deletedBytes": record["deletedBytes"],
         "record": json.dumps({**record, "perRun": runs}, sort_keys=True),

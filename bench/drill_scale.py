@@ -69,8 +69,7 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
     from orchestrations.drill import DRILL_RUN_ORCHESTRATION
     from pgflex_restore.drills.plan import parse_plan
     from pgflex_restore.drills.run import build_run_input
-    from pgflex_restore.drills.settings import reset_drill_settings_cache
-    from pgflex_restore.settings import Settings
+    from pgflex_restore.settings import Settings, reset_settings_cache
 
     azurite = start_azurite()
     try:
@@ -79,14 +78,14 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
         specs = {f"pg{i:04d}": backup_instance(f"pg{i:04d}", DRILL_TIMINGS) for i in range(instances)}
         extra = {"DRILL_RESULTS_TABLE": "benchdrills", "DRILL_ALERTS_QUEUE": "bench-drill-alerts",
                  "RESTORE_VAULTS": vault_id(), "RESTORE_REQUESTS_QUEUE": "bench-restore-requests"}
-        reset_drill_settings_cache()
+        reset_settings_cache()
         forget_created()
         if use_tracemalloc:
             tracemalloc.start()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         with virtual_app(specs, extra_env=extra, scenario_top={"throttle": {SUB: ARM_THROTTLE}},
                          storage=azurite.connection_string, target=container_url) as app:
-            reset_drill_settings_cache()
+            reset_settings_cache()
             settings = Settings.from_env(app.env)
             plan = parse_plan({"container": container_url, "vaults": [vault_id()], "concurrency": concurrency,
                                "maxPointAge": "P2D", "retention": "P7D"},
@@ -114,7 +113,7 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     finally:
         azurite.stop()
-        reset_drill_settings_cache()
+        reset_settings_cache()
         forget_created()
     measured = {"summary": summary, "makespan": makespan, "requests": requests, "stats": stats,
                 "run_history": run_history, "run_replayed": run_replayed, "all_replayed": all_replayed,

@@ -65,11 +65,9 @@ def run_drill(env: dict[str, str], plan_text: str | None, *, stderr: TextIO) -> 
     from devhost import DevHost, RealClock
     from orchestrations.drill import DRILL_INSTANCE_ORCHESTRATION, DRILL_RUN_ORCHESTRATION
     from pgflex_restore.drills.run import build_run_input, load_plan, run_id_for
-    from pgflex_restore.drills.settings import DrillSettings
     from pgflex_restore.settings import Settings
 
     settings = Settings.from_env(env)
-    DrillSettings.from_env(env)
     plan = load_plan(settings, plan_text)
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = run_id_for(now, f"cli{uuid.uuid4().hex[:6]}")

@@ -30,7 +30,7 @@ SETTING_NAMES = (
     "ARM_ENDPOINT", "DATAPROTECTION_API_VERSION", "AZURE_CLIENT_ID", "RESTORE_TARGET_ALLOWLIST", "RESTORE_TIMEOUT",
     "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
     "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
-    "DRILL_SCHEDULE", "DRILL_PLAN", "MAX_TRANSIENT_RETRIES",
+    "DRILL_SCHEDULE", "DRILL_PLAN", "DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE", "MAX_TRANSIENT_RETRIES",
 )
 
 T = TypeVar("T")
@@ -55,6 +55,8 @@ class Settings:
     alert_restore_target: str | None = None
     drill_schedule: str = "0 0 3 * * *"
     drill_plan: str | None = None
+    drill_results_table: str = "restoredrills"
+    drill_alerts_queue: str = "restore-drill-alerts"
     max_transient_retries: int = 8
 
     @classmethod
@@ -93,6 +95,8 @@ class Settings:
             alert_restore_target=read("ALERT_RESTORE_TARGET", normalize_container_url, None),
             drill_schedule=read("DRILL_SCHEDULE", _ncrontab, "0 0 3 * * *"),
             drill_plan=read("DRILL_PLAN", str, None),
+            drill_results_table=read("DRILL_RESULTS_TABLE", _table_name, "restoredrills"),
+            drill_alerts_queue=read("DRILL_ALERTS_QUEUE", _queue_name, "restore-drill-alerts"),
             max_transient_retries=read("MAX_TRANSIENT_RETRIES", _non_negative_int, 8),
         )
         poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
@@ -237,6 +241,12 @@ def _non_negative_int(text: str) -> int:
 def _queue_name(text: str) -> str:
     if not re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]", text):
         raise ValueError(f"{text!r} is not a valid queue name (3-63 lower-case letters, digits, single hyphens)")
+    return text
+
+
+def _table_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{2,62}", text):
+        raise ValueError(f"{text!r} is not a valid table name (3-63 letters and digits, a letter first)")
     return text
 
 

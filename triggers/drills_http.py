@@ -17,8 +17,8 @@ import azure.functions as func
 from activities._drill_storage import results_table
 from pgflex_restore.drills.dashboard import render_dashboard
 from pgflex_restore.drills.records import SUMMARY_ROW, record_from_entity
-from pgflex_restore.drills.settings import get_drill_settings
 from pgflex_restore.errors import ConfigurationError
+from pgflex_restore.settings import get_settings
 from pgflex_restore.timeutil import format_datetime
 from triggers._start import existing_status, runtime_name
 
@@ -42,7 +42,7 @@ def _quote(value: str) -> str:
 
 def list_runs(limit: int) -> list[dict[str, Any]]:
     """Summary records, newest first (run ids sort by their scheduled time)."""
-    table = results_table(get_drill_settings().results_table)
+    table = results_table(get_settings().drill_results_table)
     rows = [record_from_entity(e) for e in table.query_entities(f"RowKey eq '{SUMMARY_ROW}'")]
     rows.sort(key=lambda r: str(r.get("runId")), reverse=True)
     return rows[:limit]
@@ -50,14 +50,14 @@ def list_runs(limit: int) -> list[dict[str, Any]]:
 
 def run_rows(run_id: str) -> list[dict[str, Any]]:
     """Every row of one run (summary, cleanup, instances), each with its row key."""
-    table = results_table(get_drill_settings().results_table)
+    table = results_table(get_settings().drill_results_table)
     return [{**record_from_entity(e), "_row": e["RowKey"]}
             for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'")]
 
 
 def instances_since(oldest_run: str) -> list[dict[str, Any]]:
     """Instance records of every run from ``oldest_run`` on (for the dashboard's trends)."""
-    table = results_table(get_drill_settings().results_table)
+    table = results_table(get_settings().drill_results_table)
     query = f"PartitionKey ge '{_quote(oldest_run)}' and kind eq 'instance'"
     return [record_from_entity(e) for e in table.query_entities(query)]
 

@@ -23,7 +23,6 @@ from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.plan import PlanError
 from pgflex_restore.drills.records import ALERT_SCHEMA
 from pgflex_restore.drills.run import build_run_input, load_plan, run_id_for, scheduled_occurrence
-from pgflex_restore.drills.settings import get_drill_settings
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import format_datetime, parse_service_datetime
 from triggers._start import existing_status
@@ -70,7 +69,7 @@ def report_bad_plan(run_id: str, error: PlanError) -> None:
              "reason": "invalid-plan", "message": str(error), "problems": [
                  {"code": "invalid-plan", "message": f"{path or '(plan)'}: {text}"}
                  for path, text in error.problems.items()]}
-    alerts_queue(get_drill_settings().alerts_queue).send_message(json.dumps(alert, sort_keys=True))
+    alerts_queue(get_settings().drill_alerts_queue).send_message(json.dumps(alert, sort_keys=True))
 
 
 @bp.timer_trigger(schedule=drill_schedule(), arg_name="timer", run_on_startup=False, use_monitor=True)

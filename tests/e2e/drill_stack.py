@@ -21,7 +21,6 @@ from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.plan import parse_plan
 from pgflex_restore.drills.records import record_from_entity
 from pgflex_restore.drills.run import build_run_input, run_id_for
-from pgflex_restore.drills.settings import reset_drill_settings_cache
 from pgflex_restore.settings import get_settings, reset_settings_cache
 from tests.e2e.stack import Stack, running_stack, vault_id
 
@@ -77,12 +76,9 @@ def drill_stack(azurite: Azurite, instances: dict[str, dict[str, Any]], **kwargs
     tag = uuid.uuid4().hex[:8]
     table, queue = f"drills{n}t{tag}", f"drill-alerts-{n}-{tag}"
     extra_env = {"DRILL_RESULTS_TABLE": table, "DRILL_ALERTS_QUEUE": queue, **kwargs.pop("extra_env", {})}
-    reset_drill_settings_cache()
     forget_created()
     try:
         with running_stack(azurite, instances, extra_env=extra_env, **kwargs) as stack:
-            reset_drill_settings_cache()
             yield DrillStack(stack, table, queue)
     finally:
-        reset_drill_settings_cache()
         forget_created()

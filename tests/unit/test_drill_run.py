@@ -74,10 +74,11 @@ def test_drill_settings_defaults_and_bad_names() -> None:
     """DRILL_RESULTS_TABLE / DRILL_ALERTS_QUEUE default as documented; bad names are refused by setting name."""
     import pytest
 
-    from pgflex_restore.drills.settings import DrillSettings
     from pgflex_restore.errors import ConfigurationError
+    from pgflex_restore.settings import Settings
 
-    assert DrillSettings.from_env({}) == DrillSettings("restoredrills", "restore-drill-alerts")
+    defaults = Settings.from_env({})
+    assert (defaults.drill_results_table, defaults.drill_alerts_queue) == ("restoredrills", "restore-drill-alerts")
     with pytest.raises(ConfigurationError) as failure:
-        DrillSettings.from_env({"DRILL_RESULTS_TABLE": "no-dashes", "DRILL_ALERTS_QUEUE": "Upper"})
+        Settings.from_env({"DRILL_RESULTS_TABLE": "no-dashes", "DRILL_ALERTS_QUEUE": "Upper"})
     assert set(failure.value.problems) == {"DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE"}
