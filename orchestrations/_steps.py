@@ -111,9 +111,9 @@ class ArmSteps:
         self.retries += 1
         self.board.update(retries=self.retries, lastError=_short_error(error))
         wait = self.policy.retry_wait(attempt, error.get("retryAfter") or error.get("retry_after"), now=self.now)
-        yield from self.sleep(wait)
+        yield from self.wait(wait)
 
-    def sleep(self, seconds: float) -> Steps:
+    def wait(self, seconds: float) -> Steps:
         """A durable timer, never beyond the deadline; at the deadline, DeadlineExceeded."""
         if self.now >= self.deadline:
             raise DeadlineExceeded

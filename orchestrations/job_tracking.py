@@ -63,7 +63,7 @@ def track_job(context: df.DurableOrchestrationContext) -> Steps:
             board.update(polls=polls, jobStatus=job.get("status"), progress=job.get("progress_percent"))
             if job.get("outcome") != "running":
                 return summary("finished")
-            yield from steps.sleep(steps.policy.next_wait(None, now=steps.now))
+            yield from steps.wait(steps.policy.next_wait(None, now=steps.now))
     except StepFailed as failed:
         return summary("error", error=failed.error)
     except DeadlineExceeded:

@@ -131,7 +131,7 @@ class RestoreRun:
             })
             if found.get("jobId"):
                 return found["jobId"]
-            yield from self.steps.sleep(self.steps.policy.next_wait(None, now=self.steps.now))
+            yield from self.steps.wait(self.steps.policy.next_wait(None, now=self.steps.now))
         return None
 
     def wait_for_operation(self, operation: dict[str, Any], *, want_job: bool) -> Steps:
@@ -141,7 +141,7 @@ class RestoreRun:
         status_url, result_url = operation.get("status_url"), operation.get("result_url")
         retry_after = operation.get("retry_after")
         while True:
-            yield from self.steps.sleep(self.steps.policy.next_wait(retry_after, now=self.steps.now))
+            yield from self.steps.wait(self.steps.policy.next_wait(retry_after, now=self.steps.now))
             if status_url:
                 polled = yield from self.steps.call(GET_OPERATION_STATUS, {"url": status_url})
                 # A status answer without Retry-After keeps the cadence the service last asked for.
