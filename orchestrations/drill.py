@@ -44,8 +44,9 @@ DRILL_RUN_ORCHESTRATION = "drill_run_orchestrator"
 DRILL_INSTANCE_ORCHESTRATION = "drill_instance_orchestrator"
 # Bookkeeping calls (listing, recording, alerting) get this long to get through throttling and blips.
 BOOKKEEPING_DEADLINE = timedelta(hours=2)
-# Each batch adds about 3 history events per instance and every episode replays the whole execution, so an
-# execution holds about this many sub-orchestrations before continue-as-new (at least one batch): ~300 events.
+# Each batch adds about 4 history events per instance and every episode replays the whole execution, so an
+# execution holds about this many sub-orchestrations before continue-as-new (at least one batch): ~400 events
+# (412 measured at concurrency 50 by bench/drill_scale.py).
 INSTANCES_PER_GENERATION = 100
 
 
