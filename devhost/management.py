@@ -172,10 +172,11 @@ class ManagementApi:
                 return 404, {}, b""
             body = status_json(inst, _flag(query, "showInput", True), _flag(query, "showHistory", False),
                                _flag(query, "showHistoryOutput", False))
-        if inst.status in ("Pending", "Running", "ContinuedAsNew", "Suspended"):
+            status = inst.status  # read with the body, so the status code never contradicts it
+        if status in ("Pending", "Running", "ContinuedAsNew", "Suspended"):
             location = self.urls.management_urls(instance_id, origin)["statusQueryGetUri"]
             return _json(202, body, {"Location": location, "Retry-After": "10"})
-        if inst.status == "Failed" and _flag(query, "returnInternalServerErrorOnFailure", False):
+        if status == "Failed" and _flag(query, "returnInternalServerErrorOnFailure", False):
             return _json(500, body)
         return _json(200, body)
 

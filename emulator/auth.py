@@ -24,6 +24,9 @@ IDENTITY_API_VERSION = "2019-08-01"
 SYSTEM_ASSIGNED_CLIENT_ID = "00000000-0000-0000-0000-0000000e5e1f"
 
 
+_KEEP_EXPIRED_SECONDS = 3600
+
+
 @dataclass
 class _Token:
     resource: str
@@ -46,6 +49,11 @@ class TokenStore:
         token = secrets.token_urlsafe(32)
         expires_on = int(time.time()) + self.lifetime_seconds
         with self._lock:
+            # Forget tokens an hour past expiry (a long-running emulator must not grow for ever); until then an
+            # expired or revoked token still gets its specific 401 rather than "unknown token".
+            stale = time.time() - _KEEP_EXPIRED_SECONDS
+            for old in [t for t, v in self._tokens.items() if v.expires_on < stale]:
+                del self._tokens[old]
             self._tokens[token] = _Token(resource, expires_on)
         return {
             "access_token": token,

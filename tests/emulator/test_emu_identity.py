@@ -105,3 +105,14 @@ def test_short_lived_tokens_expire_and_the_credential_refreshes(monkeypatch: pyt
         second = credential.get_token("https://management.azure.com/.default")
         assert second.token != first.token  # msal treats a token this close to expiry as stale
         assert _list(server, second.token).status_code == 200
+
+
+def test_token_store_forgets_tokens_long_expired() -> None:
+    """Tokens an hour past expiry are dropped when new ones are issued, so a long-running emulator stays small."""
+    from emulator.auth import TokenStore
+
+    store = TokenStore(lifetime_seconds=-7200)  # issued already two hours expired
+    store.issue("https://management.azure.com")
+    store.lifetime_seconds = 3600
+    store.issue("https://management.azure.com")
+    assert store.revoke_all() == 1  # only the fresh token is still known
