@@ -17,7 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pgflex_restore.client import DataProtectionClient, make_credential
-from pgflex_restore.errors import DataProtectionError, NoRecoveryPointError, PgflexError
+from pgflex_restore.errors import ConfigurationError, DataProtectionError, PgflexError
 from pgflex_restore.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -101,18 +101,24 @@ def arm_client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapt
 
 
 def run_arm(call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]]) -> dict[str, Any]:
-    """Run one ARM interaction and wrap its outcome in the envelope the orchestrators expect."""
-    settings = get_settings()
+    """Run one ARM interaction and wrap its outcome in the envelope the orchestrators expect.
+
+    Service errors keep their ARM code and retryability; bad settings and bad input (ids, times, requests that no
+    longer validate) are permanent. Only a real bug escapes as an exception (and is retried as a crash).
+    """
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        return {"ok": False, "error": permanent_error("ConfigurationError", str(exc)), "armCalls": 0}
     client, counter = arm_client(settings)
     try:
         result = dict(call(client, settings))
     except DataProtectionError as exc:
         log.warning("ARM call failed: %s", exc)
         return {"ok": False, "error": exc.to_dict(), "armCalls": counter.sent}
-    except NoRecoveryPointError as exc:
-        return {"ok": False, "error": permanent_error("NoRecoveryPoint", str(exc)), "armCalls": counter.sent}
-    except PgflexError as exc:
-        return {"ok": False, "error": permanent_error(type(exc).__name__, str(exc)), "armCalls": counter.sent}
+    except (PgflexError, ValueError) as exc:
+        code = str(getattr(exc, "code", "") or type(exc).__name__)
+        return {"ok": False, "error": permanent_error(code, str(exc)), "armCalls": counter.sent}
     return {"ok": True, **result, "armCalls": counter.sent}
 
 

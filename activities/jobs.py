@@ -22,21 +22,18 @@ bp = df.Blueprint()
 
 
 def job(payload: dict[str, Any]) -> dict[str, Any]:
-    vault = VaultId.parse(payload["vault"])
-
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
-        return {"job": client.get_job(vault, payload["jobId"]).to_dict()}
+        return {"job": client.get_job(VaultId.parse(payload["vault"]), payload["jobId"]).to_dict()}
 
     return run_arm(call)
 
 
 def find(payload: dict[str, Any]) -> dict[str, Any]:
     """Input: backupInstance, since (ISO time of the ambiguous attempt). Output: jobId of a matching job or None."""
-    backup_instance = BackupInstanceId.parse(payload["backupInstance"])
-    since = datetime.fromisoformat(payload["since"]) - _START_SKEW
-    wanted = str(backup_instance).lower()
-
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
+        backup_instance = BackupInstanceId.parse(payload["backupInstance"])
+        since = datetime.fromisoformat(payload["since"]) - _START_SKEW
+        wanted = str(backup_instance).lower()
         candidates = [
             j
             for j in client.list_jobs(backup_instance.vault)

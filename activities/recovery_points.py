@@ -9,7 +9,7 @@ import azure.durable_functions as df
 from activities._arm import run_arm
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.models import RestoreRequest
-from pgflex_restore.selection import select_recovery_point
+from pgflex_restore.selection import choose_source_store, select_recovery_point
 from pgflex_restore.settings import Settings
 
 RESOLVE_RECOVERY_POINT = "resolve_recovery_point"
@@ -25,7 +25,9 @@ def resolve(payload: dict[str, Any]) -> dict[str, Any]:
         choice = request.recovery_point
         points = client.list_recovery_points(request.backup_instance, end=choice.before)
         chosen = select_recovery_point(points, choice, data_store=request.data_store)
-        return {"recoveryPoint": chosen.to_dict(), "pointsSeen": len(points)}
+        # The store the restore body will name (same rule as bodies.py), so the result record tells the truth.
+        store = choose_source_store(chosen, request.data_store)
+        return {"recoveryPoint": chosen.to_dict(), "store": store, "pointsSeen": len(points)}
 
     return run_arm(call)
 

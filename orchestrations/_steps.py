@@ -106,10 +106,14 @@ class ArmSteps:
             attempt += 1
             yield from self.back_off(attempt, error)
 
-    def back_off(self, attempt: int, error: dict[str, Any]) -> Steps:
-        """Wait out a transient error: the service's Retry-After when it sent one, else exponential backoff."""
+    def note_retry(self, error: dict[str, Any]) -> None:
+        """Count a retry and show its cause in the custom status."""
         self.retries += 1
         self.board.update(retries=self.retries, lastError=_short_error(error))
+
+    def back_off(self, attempt: int, error: dict[str, Any]) -> Steps:
+        """Wait out a transient error: the service's Retry-After when it sent one, else exponential backoff."""
+        self.note_retry(error)
         wait = self.policy.retry_wait(attempt, error.get("retryAfter") or error.get("retry_after"), now=self.now)
         yield from self.wait(wait)
 

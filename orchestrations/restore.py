@@ -77,7 +77,7 @@ class RestoreRun:
     def select(self) -> Steps:
         found = yield from self.steps.call(RESOLVE_RECOVERY_POINT, {"request": self.plan.request})
         point: dict[str, Any] = found["recoveryPoint"]
-        summary = _point_summary(point, self.plan.request.get("dataStore"))
+        summary = {"id": point.get("id"), "time": point.get("time"), "store": found.get("store")}
         self.result["recoveryPoint"] = summary
         self.board.update(phase="validating", recoveryPoint=summary)
         return point
@@ -105,9 +105,13 @@ class RestoreRun:
                 operation = started["operation"]
                 self.result["restoreOperation"] = operation.get("status_url") or operation.get("result_url")
                 job_id = yield from self.wait_for_operation(operation, want_job=True)
+                # Accepted but no job id came back: the job exists in Azure, so find it rather than fail.
+                job_id = job_id or (yield from self.find_job(attempt_at))
                 if not job_id:
                     raise StepFailed({"code": "NoJobId", "retryable": False,
-                                      "message": "the restore operation succeeded but named no backup job"})
+                                      "message": "the restore operation succeeded but no backup job was found",
+                                      "advice": f"look for a restore job of {self.plan.backup_instance} in the "
+                                                "Backup vault's Backup jobs before retrying"})
                 return job_id
             error = started["error"]
             if _maybe_accepted(error):
@@ -121,8 +125,10 @@ class RestoreRun:
             if ambiguous_since is None:
                 yield from self.steps.back_off(attempt, error)
             else:
-                self.steps.retries += 1
-                self.board.update(retries=self.steps.retries, lastError=f"{error.get('code')}: ambiguous trigger")
+                # The job lookup comes next; a throttled re-post still waits out the service's Retry-After first.
+                self.steps.note_retry(error)
+                if error.get("retry_after"):
+                    yield from self.steps.wait(self.steps.policy.next_wait(error["retry_after"], now=self.steps.now))
 
     def find_job(self, since: datetime) -> Steps:
         for _ in range(JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER):
@@ -167,13 +173,19 @@ class RestoreRun:
         self.result["jobId"] = job_id
         self.board.update(phase="tracking", jobId=job_id, nextCheck=None)
         vault = str(BackupInstanceId.parse(self.plan.backup_instance).vault)
-        tracked = yield self.context.call_sub_orchestrator(
-            TRACK_JOB,
-            tracking_input(vault, job_id, deadline=self.deadline, poll=self.plan.poll,
-                           max_retries=self.plan.max_transient_retries,
-                           polls_per_generation=self.plan.polls_per_generation),
-            f"{self.context.instance_id}:job",
-        )
+        try:
+            tracked = yield self.context.call_sub_orchestrator(
+                TRACK_JOB,
+                tracking_input(vault, job_id, deadline=self.deadline, poll=self.plan.poll,
+                               max_retries=self.plan.max_transient_retries,
+                               polls_per_generation=self.plan.polls_per_generation),
+                f"{self.context.instance_id}:job",
+            )
+        except Exception as exc:  # the tracker failed (a bug) or was terminated: still give a result record
+            return self.finish("failed", {
+                "code": "JobTrackingFailed", "retryable": False, "message": str(exc).split("\n")[0],
+                "advice": f"the Azure restore job {job_id} may still be running: see the Backup vault's Backup jobs",
+            })
         self.steps.arm_calls += int(tracked.get("armCalls", 0))
         self.steps.retries += int(tracked.get("retries", 0))
         self.result["job"] = _job_summary(tracked.get("job"))
@@ -221,12 +233,6 @@ def _maybe_accepted(error: dict[str, Any]) -> bool:
 
 def _is_conflict(error: dict[str, Any]) -> bool:
     return error.get("status") == 409
-
-
-def _point_summary(point: dict[str, Any], data_store: str | None) -> dict[str, Any]:
-    stores = [s.get("type") for s in point.get("stores", [])]
-    store = data_store or ("VaultStore" if "VaultStore" in stores else (stores[0] if stores else None))
-    return {"id": point.get("id"), "time": point.get("time"), "store": store}
 
 
 def _job_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:

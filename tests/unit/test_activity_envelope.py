@@ -1,0 +1,41 @@
+"""Activities answer every expected failure with the error envelope; none escapes as an exception."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from activities import jobs
+from activities._arm import reset_credentials
+from pgflex_restore.settings import reset_settings_cache
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("ARM_ENDPOINT", "POLL_MIN_SECONDS", "AZURE_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    reset_settings_cache()
+    reset_credentials()
+    yield
+    reset_settings_cache()
+    reset_credentials()
+
+
+def test_bad_ids_are_permanent_errors_not_crashes() -> None:
+    """A malformed backup instance id is reported with its cause, marked permanent, before any request is sent."""
+    result = jobs.find({"backupInstance": "not-an-arm-id", "since": "2026-11-01T00:00:00+00:00"})
+    assert result["ok"] is False
+    assert result["error"]["retryable"] is False
+    assert "not-an-arm-id" in result["error"]["message"]
+    assert result["armCalls"] == 0
+
+
+def test_broken_settings_are_a_permanent_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad app setting fails the call with ConfigurationError naming the setting, not an unhandled exception."""
+    monkeypatch.setenv("POLL_MIN_SECONDS", "soon")
+    result = jobs.job({"vault": "/subscriptions/s/resourceGroups/r/providers/Microsoft.DataProtection/"
+                                "backupVaults/v", "jobId": "00000000-0000-0000-0000-000000000001"})
+    assert result["ok"] is False
+    assert result["error"]["code"] == "ConfigurationError"
+    assert "POLL_MIN_SECONDS" in result["error"]["message"]
