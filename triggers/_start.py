@@ -8,7 +8,6 @@ starting an id that is running fails, and we then answer with the instance that 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,6 @@ from pgflex_restore.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
 
 
 @dataclass(frozen=True)
@@ -32,21 +30,25 @@ class Started:
 
 
 def restore_instance_id(request_id: str | None, fallback: str) -> str:
-    """Instance ids are at most 256 characters with no / \\ # ? (the extension's rule)."""
-    base = request_id if request_id else fallback
-    return ("restore-" + _UNSAFE.sub("-", base))[:200] if not base.startswith(("restore-", "alert-")) else base[:200]
+    """``restore-<request id>`` (or ``restore-<fallback>``): a caller's id can never collide with another caller's
+    prefixed id nor with an alert's ``alert-...`` instance. Request ids are already restricted to characters the
+    extension allows in instance ids, and fallbacks are GUIDs or queue message ids.
+    """
+    return f"restore-{request_id or fallback}"
 
 
-def plan_restore(data: object, settings: Settings, fallback_id: str, origin: dict[str, Any]) -> RestorePlan:
+def plan_restore(
+    data: object, settings: Settings, fallback_id: str, origin: dict[str, Any], *, instance_id: str | None = None
+) -> RestorePlan:
     """Validate a wire request (RequestValidationError lists every bad field) and name its instance.
 
     Without a filePrefix the files are written under the restore's id, so two restores never collide.
     """
     raw_id = data.get("requestId") if isinstance(data, dict) else None
-    restore_id = restore_instance_id(raw_id if isinstance(raw_id, str) and raw_id else None, fallback_id)
-    request = RestoreRequest.from_dict(
-        data, allowlist=settings.restore_target_allowlist, default_file_prefix=restore_id.replace(":", "-")
-    )
+    restore_id = instance_id or restore_instance_id(raw_id if isinstance(raw_id, str) else None, fallback_id)
+    # (An invalid requestId fails validation below, so restore_id is only used for valid ones.)
+    request = RestoreRequest.from_dict(data, allowlist=settings.restore_target_allowlist,
+                                       default_file_prefix=restore_id)
     return RestorePlan.create(restore_id, request, settings, origin=origin)
 
 

@@ -17,7 +17,14 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from activities._arm import arm_client
-from pgflex_restore.alerts import AlertError, alert_restore_request, is_alert, match_backup_instance, parse_alert
+from pgflex_restore.alerts import (
+    Alert,
+    AlertError,
+    alert_restore_request,
+    is_alert,
+    match_backup_instance,
+    parse_alert,
+)
 from pgflex_restore.errors import DataProtectionError, RequestValidationError
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.storage import queue_client
@@ -55,15 +62,8 @@ def reject(settings: Settings, msg: func.QueueMessage, text: str, rejected: Reje
     log.warning("rejected queue message %s: %s", msg.id, rejected)
 
 
-def _alert_request(settings: Settings, data: dict[str, Any]) -> dict[str, Any] | None:
-    """The restore request an alert asks for, or None for an alert that starts nothing (Resolved)."""
-    try:
-        alert = parse_alert(data)
-    except AlertError as exc:
-        raise Rejected(f"invalid alert: {exc}") from exc
-    if alert.is_resolved:
-        log.info("alert %s is Resolved: nothing to restore", alert.alert_id)
-        return None
+def _alert_request(settings: Settings, alert: Alert) -> dict[str, Any]:
+    """The restore request a fired alert asks for (blocking: lists backup instances in the configured vaults)."""
     if not settings.alert_restore_target:
         raise Rejected("alerts cannot start restores: ALERT_RESTORE_TARGET (a container URL) is not set")
     servers = alert.flexible_server_ids()
@@ -99,19 +99,24 @@ async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrches
         if not isinstance(data, dict):
             raise Rejected("the message must be a JSON object: a restore request or an Azure Monitor alert")
         origin: dict[str, Any] = {"via": "queue", "messageId": msg.id}
+        instance_id: str | None = None
         if is_alert(data):
-            alert_id = parse_alert(data).restore_id if _parses(data) else None
-            if alert_id and await existing_status(client, alert_id) is not None:
-                log.info("alert restore %s already exists: duplicate delivery ignored", alert_id)
+            try:
+                alert = parse_alert(data)
+            except AlertError as exc:
+                raise Rejected(f"invalid alert: {exc}") from exc
+            if alert.is_resolved:
+                log.info("alert %s is Resolved: nothing to restore", alert.alert_id)
                 return
-            wire = await asyncio.to_thread(_alert_request, settings, data)
-            if wire is None:
+            if await existing_status(client, alert.restore_id) is not None:
+                log.info("alert restore %s already exists: duplicate delivery ignored", alert.restore_id)
                 return
-            origin["alert"] = data["data"]["essentials"].get("alertId")
+            wire = await asyncio.to_thread(_alert_request, settings, alert)
+            instance_id, origin["alert"] = alert.restore_id, alert.alert_id
         else:
             wire = data
         try:
-            plan = plan_restore(wire, settings, f"queue-{msg.id}", origin)
+            plan = plan_restore(wire, settings, f"queue-{msg.id}", origin, instance_id=instance_id)
         except RequestValidationError as exc:
             raise Rejected(str(exc), list(exc.to_dict()["error"].get("details", []))) from exc
         started = await start_once(client, plan)
@@ -120,10 +125,3 @@ async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrches
     except Rejected as rejected:
         await asyncio.to_thread(reject, settings, msg, text, rejected)
 
-
-def _parses(data: dict[str, Any]) -> bool:
-    try:
-        parse_alert(data)
-    except AlertError:
-        return False
-    return True

@@ -136,3 +136,13 @@ def test_validate_only_stops_after_validation(azurite: Azurite) -> None:
         assert result["validateOperation"]
         assert stack.arm_requests("POST", "/restore") == []
         assert stack.get_restore(result["restoreId"])["status"]["phase"] == "succeeded"
+
+
+def test_request_ids_never_collide_with_other_ids(azurite: Azurite) -> None:
+    """'x' and 'restore-x' are two requests, and a caller's 'alert-...' id is not an alert's restore."""
+    with running_stack(azurite) as stack:
+        ids = [stack.post_restore(stack.request_body(requestId=rid, validateOnly=True)).json()["restoreId"]
+               for rid in ("x", "restore-x", "alert-6f1c2a40-aaaa")]
+        assert ids == ["restore-x", "restore-restore-x", "restore-alert-6f1c2a40-aaaa"]
+        for restore_id in ids:
+            assert stack.host.wait_for(restore_id, timeout=30).output["status"] == "validated"
