@@ -23,8 +23,7 @@ from pgflex_restore.drill_command import add_drill_parser, run_drill_command
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.plan import RestorePlan
-from pgflex_restore.settings import Settings
-from pgflex_restore.timeutil import parse_duration_or_seconds
+from pgflex_restore.settings import Settings, parse_timeout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLINE = 0, 1, 2, 3
 _EXIT_FOR_STATUS = {"succeeded": EXIT_OK, "validated": EXIT_OK, "failed": EXIT_FAILED,
@@ -86,7 +85,7 @@ def restore_command(args: argparse.Namespace, env: dict[str, str] | os._Environ[
 
 def plan_from_args(args: argparse.Namespace, settings: Settings) -> RestorePlan:
     if args.timeout:
-        settings = dataclasses.replace(settings, restore_timeout=parse_duration_or_seconds(args.timeout))
+        settings = dataclasses.replace(settings, restore_timeout=parse_timeout(args.timeout))
     restore_id = f"restore-cli-{uuid.uuid4()}"
     wire: dict[str, Any] = {
         "backupInstance": args.backup_instance,

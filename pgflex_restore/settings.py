@@ -84,7 +84,7 @@ class Settings:
             api_version=read("DATAPROTECTION_API_VERSION", _api_version, "2026-06-01"),
             client_id=read("AZURE_CLIENT_ID", _client_id, None),
             restore_target_allowlist=read("RESTORE_TARGET_ALLOWLIST", _allowlist, no_urls),
-            restore_timeout=read("RESTORE_TIMEOUT", _positive_duration, timedelta(hours=24)),
+            restore_timeout=read("RESTORE_TIMEOUT", parse_timeout, timedelta(hours=24)),
             poll_min_seconds=poll_min,
             poll_max_seconds=poll_max,
             poll_default_seconds=poll_default,
@@ -197,7 +197,8 @@ def _vaults(text: str) -> tuple[VaultId, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _positive_duration(text: str) -> timedelta:
+def parse_timeout(text: str) -> timedelta:
+    """A deadline: ISO 8601 duration or seconds, longer than zero (RESTORE_TIMEOUT, the CLI's --timeout)."""
     value = parse_duration_or_seconds(text)
     if value <= timedelta(0):
         raise ValueError("must be longer than zero")

@@ -43,15 +43,16 @@ def normalize_container_url(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("container URL is empty")
     value = text.strip()
+    shown = value.split("?", 1)[0]  # never repeat a query string: it may be a SAS token, and errors get logged
     try:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not a valid URL") from exc
+        raise ValueError(f"{shown!r} is not a valid URL") from exc
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme not in ("https", "http") or not host:
-        raise ValueError(f"{value!r} is not an https URL of a blob container")
+        raise ValueError(f"{shown!r} is not an https URL of a blob container")
     loopback = is_loopback_host(host)
     if scheme == "http" and not loopback:
         raise ValueError("the container URL must use https (plain http only for loopback emulators)")

@@ -83,6 +83,8 @@ def test_bad_input_and_bad_configuration_exit_2(emulator: EmulatorServer, monkey
                            "https://elsewhere.blob.core.windows.net/x1z")
     assert code == 2
     assert "--backup-instance" in err and "--target" in err
+    code, _, err = run_cli(*restore_args("pg1", "--timeout", "0"))
+    assert code == 2 and "longer than zero" in err
     monkeypatch.setenv("POLL_MIN_SECONDS", "soon")
     code, _, err = run_cli(*restore_args())
     assert code == 2

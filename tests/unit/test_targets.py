@@ -53,3 +53,15 @@ def test_loopback_hosts() -> None:
     """127.0.0.0/8, ::1 and localhost only."""
     assert all(is_loopback_host(h) for h in ("127.0.0.1", "127.9.9.9", "::1", "[::1]", "LOCALHOST"))
     assert not any(is_loopback_host(h) for h in (None, "", "10.0.0.1", "management.azure.com", "localhost.evil"))
+
+
+def test_errors_never_repeat_a_sas_query() -> None:
+    """Error texts are logged and returned to callers: a SAS signature in a bad URL must not appear in them."""
+    import pytest
+
+    from pgflex_restore.targets import normalize_container_url
+
+    for bad in ("ftp://acct.blob.core.windows.net/c?sv=2024&sig=SECRETSIG", "https://[bad/c?sig=SECRETSIG"):
+        with pytest.raises(ValueError) as caught:
+            normalize_container_url(bad)
+        assert "SECRETSIG" not in str(caught.value)
