@@ -23,6 +23,7 @@ from pgflex_restore.drill_command import add_drill_parser, run_drill_command
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.plan import RestorePlan
+from pgflex_restore.progress import merge_progress
 from pgflex_restore.settings import Settings, parse_timeout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLINE = 0, 1, 2, 3
@@ -136,12 +137,10 @@ def _instance(host: Any, instance_id: str) -> Any:
 
 def merged_status(host: Any, restore_id: str) -> dict[str, Any]:
     """The restore's custom status plus its job-tracking sub-orchestration's progress."""
-    state = _instance(host, restore_id)
-    status = dict(state.custom_status or {}) if state is not None else {}
-    child = _instance(host, f"{restore_id}:job")
-    if child is not None and isinstance(child.custom_status, dict):
-        status.update({k: v for k, v in child.custom_status.items() if k != "phase"})
-    return status
+    state, child = _instance(host, restore_id), _instance(host, f"{restore_id}:job")
+    own = state.custom_status if state is not None and isinstance(state.custom_status, dict) else None
+    return merge_progress(own, child.custom_status if child is not None and isinstance(child.custom_status, dict)
+                          else None)
 
 
 class ProgressLine:

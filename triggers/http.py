@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -20,7 +20,9 @@ import azure.functions as func
 from activities._arm import arm_client
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.progress import merge_progress
 from pgflex_restore.settings import Settings, get_settings
+from pgflex_restore.timeutil import parse_datetime
 from triggers._start import existing_status, plan_restore, runtime_name, start_once
 
 bp = df.Blueprint()
@@ -88,13 +90,10 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
     status = await existing_status(client, restore_id)
     if status is None:
         return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
-    progress = dict(status.custom_status or {}) if isinstance(status.custom_status, dict) else {}
-    if progress.get("phase") == "tracking":
-        tracking = await existing_status(client, f"{restore_id}:job")
-        if tracking is not None and isinstance(tracking.custom_status, dict):
-            for key in ("jobStatus", "progress", "nextCheck", "polls", "retries", "lastError"):
-                if key in tracking.custom_status:
-                    progress[key] = tracking.custom_status[key]
+    own = status.custom_status if isinstance(status.custom_status, dict) else None
+    tracking = await existing_status(client, f"{restore_id}:job") if own and own.get("jobId") else None
+    progress = merge_progress(own, tracking.custom_status if tracking is not None and
+                              isinstance(tracking.custom_status, dict) else None)
     return _json(200, {
         "restoreId": restore_id,
         "runtimeStatus": runtime_name(status),
@@ -148,10 +147,9 @@ def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
     before: datetime | None = None
     if req.params.get("before"):
         try:
-            before = datetime.fromisoformat(req.params["before"].replace("Z", "+00:00"))
-        except ValueError:
-            return _error(400, "InvalidParameter", "before: expected an ISO 8601 time such as 2026-11-01T02:00:00Z")
-        before = before.astimezone(UTC) if before.tzinfo else before.replace(tzinfo=UTC)
+            before = parse_datetime(req.params["before"])  # the same rule as a restore request's "before"
+        except ValueError as exc:
+            return _error(400, "InvalidParameter", f"before: {exc}")
     client, _ = arm_client(settings)
     try:
         points = client.list_recovery_points(backup_instance, end=before)

@@ -1,0 +1,20 @@
+"""The restore's progress view merges its tracker's without losing or shrinking anything."""
+
+from pgflex_restore.progress import merge_progress
+
+
+def test_tracker_adds_job_progress_and_keeps_the_restore_phase() -> None:
+    """Job status and % come from the tracker; the phase stays the restore's; retries add up."""
+    restore = {"phase": "tracking", "jobId": "j1", "retries": 3, "recoveryPoint": {"id": "rp-0"}}
+    tracker = {"phase": "tracking-generation", "jobStatus": "InProgress", "progress": 40.0, "retries": 1,
+               "nextCheck": "2026-11-01T06:10:00Z"}
+    merged = merge_progress(restore, tracker)
+    assert merged == {"phase": "tracking", "jobId": "j1", "retries": 4, "recoveryPoint": {"id": "rp-0"},
+                      "jobStatus": "InProgress", "progress": 40.0, "nextCheck": "2026-11-01T06:10:00Z"}
+
+
+def test_without_a_tracker_the_restore_status_is_returned_as_is() -> None:
+    """Before the job exists there is nothing to merge; missing statuses give an empty view."""
+    assert merge_progress({"phase": "validating"}, None) == {"phase": "validating"}
+    assert merge_progress(None, None) == {}
+    assert merge_progress(None, {"polls": 2}) == {"polls": 2}
