@@ -186,7 +186,6 @@ class InstanceDrill:
         self.target: dict[str, Any] = self.input["target"]
         self.run_id: str = self.input["runId"]
         self.board = StatusBoard(context, phase="checking", runId=self.run_id, backupInstance=self.target["id"])
-        self.steps = _steps(context, self.input["restore"], self.board)
         self.record: dict[str, Any] = {
             "runId": self.run_id, "backupInstance": self.target["id"], "instanceName": self.target["name"],
             "vault": self.target.get("vault"), "server": self.target.get("server"), "status": None,
@@ -196,6 +195,11 @@ class InstanceDrill:
             "expectedDatabases": self.target.get("expectedDatabases"), "files": [], "databases": {},
             "problems": [], "totalBytes": 0, "startedAt": iso(context.current_utc_datetime), "finishedAt": None,
         }
+
+    def call(self, activity: str, payload: dict[str, Any]) -> Steps:
+        """Each bookkeeping call gets its own retry deadline from now: a long restore before it must not use up
+        the time that verify, record and alert need to wait out throttling."""
+        return (yield from _steps(self.context, self.input["restore"], self.board).call(activity, payload))
 
     def run(self) -> Steps:
         for outcome, key in ((SKIPPED, "skip"), (FAILED, "fail")):
@@ -210,7 +214,7 @@ class InstanceDrill:
             return (yield from self.finish(FAILED, "drill-error", f"{type(exc).__name__}: {str(exc)[:500]}"))
 
     def drill(self) -> Steps:
-        listed = yield from self.steps.call(DRILL_LIST_POINTS, {"backupInstance": self.target["id"]})
+        listed = yield from self.call(DRILL_LIST_POINTS, {"backupInstance": self.target["id"]})
         choice = choose_drill_point(
             [RecoveryPoint.from_dict(p) for p in listed["points"]],
             PointSelection.from_dict(self.input["selection"]),
@@ -230,7 +234,7 @@ class InstanceDrill:
             message = f"{error.get('code')}: {error.get('message')}" if error else str(result.get("status"))
             return (yield from self.finish(FAILED, classify_restore_failure(result), message))
         self.board.update(phase="verifying")
-        verified = yield from self.steps.call(DRILL_VERIFY_FILES, {
+        verified = yield from self.call(DRILL_VERIFY_FILES, {
             "containerUrl": self.input["container"], "prefix": self.target["prefix"], "leaf": self.target["leaf"],
             "expectedDatabases": self.target.get("expectedDatabases"),
         })
@@ -275,13 +279,13 @@ class InstanceDrill:
                            finishedAt=iso(self.context.current_utc_datetime))
         self.board.update(phase="recording", status=status, reason=reason)
         try:
-            yield from self.steps.call(DRILL_RECORD_RESULT, {"record": self.record})
+            yield from self.call(DRILL_RECORD_RESULT, {"record": self.record})
         except (StepFailed, DeadlineExceeded) as exc:
             self.record["recordError"] = str(exc)
         if status == FAILED:
             alert = alert_message(self.record, details_path=f"/api/drills/{self.run_id}")
             try:
-                yield from self.steps.call(DRILL_SEND_ALERT, {"alert": alert})
+                yield from self.call(DRILL_SEND_ALERT, {"alert": alert})
             except (StepFailed, DeadlineExceeded) as exc:
                 self.record["alertError"] = str(exc)
         self.board.update(phase="done")

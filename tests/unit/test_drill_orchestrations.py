@@ -126,3 +126,35 @@ def test_a_stale_point_fails_without_a_restore() -> None:
     assert (record["status"], record["reason"]) == ("failed", "stale-recovery-point")
     assert not any(t[0] == "sub" and t[1] == RESTORE_ORCHESTRATION for t in context.scheduled)
     assert [t[1] for t in context.scheduled] == ["drill_list_points", "drill_record_result", "drill_send_alert"]
+
+
+def test_a_blip_after_a_long_restore_is_waited_out_not_a_failure() -> None:
+    """A 3-hour restore, then one transient verify error: the drill retries on a durable timer and passes."""
+    target = {"id": f"{VAULT}/backupInstances/bi", "name": "bi", "vault": "v1", "server": "pg", "prefix": "drills/x/",
+              "leaf": "pg", "expectedDatabases": None}
+    fresh = (NOW - timedelta(hours=5)).isoformat()
+    context = FakeContext({"runId": "drill-1", "index": 0, "target": target, "container": CONTAINER,
+                           "selection": {"mode": "latest"}, "maxPointAgeSeconds": 8 * 86400, "restore": RESTORE},
+                          instance_id="drill-1:0000")
+    verify_calls = []
+
+    def answer(task: tuple[Any, ...]) -> Any:
+        if task[0] == "sub":
+            context.current_utc_datetime = NOW + timedelta(hours=3)  # the restore took three hours
+            return {"status": "succeeded", "recoveryPoint": {"id": "rp", "time": fresh}, "jobId": "j",
+                    "startedAt": NOW.isoformat(), "finishedAt": (NOW + timedelta(hours=3)).isoformat()}
+        if task[0] == "timer":
+            return None
+        if task[1] == "drill_list_points":
+            return {"ok": True, "points": [{"id": "rp", "time": fresh, "stores": []}]}
+        if task[1] == "drill_verify_files":
+            verify_calls.append(task)
+            if len(verify_calls) == 1:
+                return {"ok": False, "error": {"code": "ServerBusy", "message": "try later", "retryable": True}}
+            return {"ok": True, "report": {"files": [], "databases": {"appdb": {}}, "problems": [], "totalBytes": 1}}
+        return {"ok": True}
+
+    record = drive(InstanceDrill(context).run(), context, answer)
+    assert (record["status"], record["reason"]) == ("passed", None), record
+    assert len(verify_calls) == 2
+    assert any(t[0] == "timer" for t in context.scheduled)
