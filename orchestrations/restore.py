@@ -50,6 +50,7 @@ class RestoreRun:
             "recoveryPoint": None,
             "target": {"containerUrl": target.get("containerUrl"), "filePrefix": target.get("filePrefix")},
             "validateOperation": None,
+            "validated": False,
             "restoreOperation": None,
             "jobId": None,
             "job": None,
@@ -87,6 +88,7 @@ class RestoreRun:
         operation = started["operation"]
         self.result["validateOperation"] = operation.get("status_url") or operation.get("result_url")
         yield from self.wait_for_operation(operation, want_job=False)
+        self.result["validated"] = True
 
     def trigger(self, point: dict[str, Any]) -> Steps:
         """POST restore at most once per request: after an ambiguous failure, find the job before posting again."""

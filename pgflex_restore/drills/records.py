@@ -24,8 +24,8 @@ def classify_restore_failure(result: Mapping[str, Any]) -> str:
         return "deadline-exceeded"
     if result.get("job"):
         return "restore-job-failed"
-    if result.get("restoreOperation") or result.get("jobId"):
-        return "restore-failed"
+    if result.get("validated") or result.get("restoreOperation") or result.get("jobId"):
+        return "restore-failed"  # validation passed: the restore request itself was refused or went wrong
     if result.get("validateOperation") or result.get("recoveryPoint"):
         return "validation-failed"
     return "restore-failed"

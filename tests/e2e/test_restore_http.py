@@ -71,6 +71,7 @@ def test_missing_role_fails_validation_with_advice(azurite: Azurite) -> None:
     with running_stack(azurite, grant_role=False) as stack:
         result = stack.run(stack.request_body())
         assert result["status"] == "failed"
+        assert result["validated"] is False
         assert "Storage Blob Data Contributor" in (result["error"]["message"] + result["error"]["advice"])
         assert stack.arm_requests("POST", "/restore") == []
 
@@ -133,6 +134,7 @@ def test_validate_only_stops_after_validation(azurite: Azurite) -> None:
     with running_stack(azurite) as stack:
         result = stack.run(stack.request_body(validateOnly=True))
         assert result["status"] == "validated"
+        assert result["validated"] is True
         assert result["validateOperation"]
         assert stack.arm_requests("POST", "/restore") == []
         assert stack.get_restore(result["restoreId"])["status"]["phase"] == "succeeded"

@@ -19,6 +19,9 @@ def test_restore_failures_map_to_drill_reasons() -> None:
     assert classify_restore_failure({"status": "failed", "job": {"status": "Failed"}}) == "restore-job-failed"
     assert classify_restore_failure({"status": "failed", "restoreOperation": "u"}) == "restore-failed"
     assert classify_restore_failure({"status": "failed", "validateOperation": "u"}) == "validation-failed"
+    # Validation passed, then the restore POST was refused (no operation, no job): a restore failure.
+    refused = {"status": "failed", "validateOperation": "u", "validated": True, "recoveryPoint": {"id": "rp"}}
+    assert classify_restore_failure(refused) == "restore-failed"
     assert classify_restore_failure({"status": "failed"}) == "restore-failed"
 
 
