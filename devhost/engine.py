@@ -47,6 +47,7 @@ class Engine(InstanceStore):
             self._require_running(inst)
             ex, now = inst.execution, self.clock.now()
             self._begin(ex, now)
+            self._ensure_started(inst)  # the host processes the start message first: history[1] is always it
             ex.history.append(event(EventType.ExecutionTerminated, now, Input=reason))
             ex.history.append(event(EventType.ExecutionCompleted, now,
                                     OrchestrationStatus=int(OrchestrationStatus.Terminated), Result=reason))
@@ -60,6 +61,8 @@ class Engine(InstanceStore):
             inst = self._require(instance_id)
             self._require_running(inst)
             if inst.status != "Suspended":
+                if not inst.execution.started:
+                    self._episode(inst, None)  # as on the host, the start message is processed first
                 self._marker(inst, EventType.ExecutionSuspended, reason)
                 inst.status = "Suspended"
 
@@ -136,22 +139,30 @@ class Engine(InstanceStore):
             ev["IsPlayed"] = True
         ex.history.append(event(EventType.OrchestratorStarted, now))
 
+    def _ensure_started(self, inst: Instance) -> bool:
+        """Append ExecutionStarted if this execution has not started yet; True when it did so."""
+        ex = inst.execution
+        if ex.started:
+            return False
+        ex.started = True
+        caller = self.instances.get(inst.parent_instance_id or "")
+        parent = None if inst.parent_instance_id is None else {
+            "Name": caller.name if caller else None, "Version": "",
+            "OrchestrationInstance": {"InstanceId": inst.parent_instance_id,
+                                      "ExecutionId": inst.parent_execution_id},
+            "TaskScheduleId": inst.parent_task_id}
+        ex.history.append(execution_started(
+            inst.created_time, inst.name, instance_id=inst.instance_id, execution_id=ex.execution_id,
+            input_json=json.dumps(ex.input_token), parent=parent, generation=len(inst.previous_executions)))
+        inst.status = "Running"
+        return True
+
     def _episode(self, inst: Instance, delivered: dict[str, Any] | None) -> None:
         ex, now = inst.execution, self.clock.now()
+        if delivered is None and ex.started:
+            return  # a start message for an execution already started (by an early suspend): nothing to do
         self._begin(ex, now)
-        if not ex.started:
-            ex.started = True
-            caller = self.instances.get(inst.parent_instance_id or "")
-            parent = None if inst.parent_instance_id is None else {
-                "Name": caller.name if caller else None, "Version": "",
-                "OrchestrationInstance": {"InstanceId": inst.parent_instance_id,
-                                          "ExecutionId": inst.parent_execution_id},
-                "TaskScheduleId": inst.parent_task_id}
-            ex.history.append(execution_started(
-                inst.created_time, inst.name, instance_id=inst.instance_id, execution_id=ex.execution_id,
-                input_json=json.dumps(ex.input_token), parent=parent, generation=len(inst.previous_executions)))
-            inst.status = "Running"
-        elif delivered is not None:
+        if not self._ensure_started(inst) and delivered is not None:
             ex.history.append(delivered)
         ex.last_context = build_context(inst)
         cpu = time.thread_time()

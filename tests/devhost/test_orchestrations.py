@@ -274,3 +274,22 @@ def test_a_scheduled_activity_still_runs_after_terminate(clock: VirtualClock) ->
     state = host.get(iid)
     assert state.runtime_status == "Terminated"
     assert "TaskCompleted" not in state.event_types()
+
+
+def test_terminate_or_suspend_before_the_first_episode_keeps_the_host_history_shape(clock: VirtualClock) -> None:
+    """The host processes the start message first: ExecutionStarted stays history[1] even when a terminate or a
+    suspend arrives before the orchestrator has run once (the worker is not started here, so nothing races)."""
+    host = DevHost.load("sample_app.function_app", clock=clock, env=SAMPLE_ENV, determinism_checks=True)
+    first = host.engine.start("hello_sequence", ["a"], "t-early")
+    host.engine.terminate(first, "stop")
+    terminated = host.get(first)
+    assert [e["EventType"] for e in terminated.history[:2]] == [EventType.OrchestratorStarted,
+                                                                 EventType.ExecutionStarted]
+    assert terminated.runtime_status == "Terminated"
+    second = host.engine.start("hello_sequence", ["b"], "s-early")
+    host.engine.suspend(second, "hold")
+    suspended = host.get(second)
+    assert [e["EventType"] for e in suspended.history[:2]] == [EventType.OrchestratorStarted,
+                                                                EventType.ExecutionStarted]
+    assert suspended.event_types().count("ExecutionStarted") == 1
+    assert "ExecutionSuspended" in suspended.event_types()
