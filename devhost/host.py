@@ -136,7 +136,14 @@ class DevHost:
             for poller in self._pollers:
                 poller.start()
         except BaseException:
+            # Release what was already opened (listening sockets, started pollers) before giving up.
+            for poller in self._pollers:
+                poller.stop()
+            for server in self._servers:
+                server.stop()
+            self._pollers, self._servers = [], []
             self._env_context.__exit__(None, None, None)
+            self._env_context = None
             raise
         if isinstance(self.clock, VirtualClock):
             self.clock.subscribe(self._wake)

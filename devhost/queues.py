@@ -56,7 +56,8 @@ class QueuePoller:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         self.client.close()  # open keep-alive connections would hold Azurite's shutdown
         self.poison.close()
 

@@ -93,6 +93,8 @@ class LoopbackServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and release the port; safe on a server whose thread never started (a failed start)."""
+        if self._thread.is_alive():
+            self._server.shutdown()  # (blocks for ever unless serve_forever is running)
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)

@@ -108,3 +108,18 @@ def test_index_reads_trigger_settings(host: DevHost) -> None:
     assert functions["hello_sequence"].trigger_type == "orchestrationTrigger"
     assert functions["say_hello"].trigger_type == "activityTrigger"
     assert host.settings.hub_name == "DevhostTests" and host.settings.max_dequeue_count == 2
+
+
+def test_a_failed_start_releases_its_ports(clock: VirtualClock) -> None:
+    """A start that fails (here: an unresolvable timer schedule) closes the listening sockets it had opened."""
+    import gc
+    import warnings
+
+    env = {k: v for k, v in SAMPLE_ENV.items() if k != "TICK_SCHEDULE"}
+    host = DevHost.load("sample_app.function_app", clock=clock, env=env)
+    with pytest.raises(IndexingError):
+        host.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)  # an unclosed listening socket warns when collected
+        gc.collect()
+    assert host._servers == []
