@@ -61,18 +61,25 @@ async def existing_status(client: df.DurableOrchestrationClient, instance_id: st
 
 async def start_once(client: df.DurableOrchestrationClient, plan: RestorePlan) -> Started:
     """Start the restore unless an instance with its id already exists (running or finished)."""
-    found = await existing_status(client, plan.restore_id)
+    return await start_instance_once(client, RESTORE_ORCHESTRATION, plan.restore_id, plan.to_dict())
+
+
+async def start_instance_once(
+    client: df.DurableOrchestrationClient, orchestrator: str, instance_id: str, payload: dict[str, Any]
+) -> Started:
+    """Start ``orchestrator`` as ``instance_id`` unless that instance exists (running or finished)."""
+    found = await existing_status(client, instance_id)
     if found is not None:
-        return Started(plan.restore_id, False, runtime_name(found))
+        return Started(instance_id, False, runtime_name(found))
     try:
-        await client.start_new(RESTORE_ORCHESTRATION, plan.restore_id, plan.to_dict())
+        await client.start_new(orchestrator, instance_id, payload)
     except Exception:
-        found = await existing_status(client, plan.restore_id)
+        found = await existing_status(client, instance_id)
         if found is None:
             raise
-        log.info("restore %s was started concurrently; answering with the existing instance", plan.restore_id)
-        return Started(plan.restore_id, False, runtime_name(found))
-    return Started(plan.restore_id, True, "Pending")
+        log.info("%s was started concurrently; answering with the existing instance", instance_id)
+        return Started(instance_id, False, runtime_name(found))
+    return Started(instance_id, True, "Pending")
 
 
 def runtime_name(status: Any) -> str | None:

@@ -21,11 +21,11 @@ import azure.functions as func
 from activities._drill_storage import alerts_queue
 from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.plan import PlanError
-from pgflex_restore.drills.records import ALERT_SCHEMA
+from pgflex_restore.drills.records import alert_message
 from pgflex_restore.drills.run import build_run_input, load_plan, run_id_for, scheduled_occurrence
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import format_datetime, parse_service_datetime
-from triggers._start import existing_status
+from triggers._start import start_instance_once
 
 log = logging.getLogger(__name__)
 DRILL_TIMER = "drill_timer"
@@ -48,27 +48,14 @@ def scheduled_time(status: dict[str, Any] | None, schedule: str, now: datetime) 
     return scheduled_occurrence(schedule, invoked if invoked is not None else now)
 
 
-async def start_run_once(client: df.DurableOrchestrationClient, run_input: dict[str, Any]) -> bool:
-    """Start the run unless its instance exists; True when this call started it."""
-    run_id = run_input["runId"]
-    if await existing_status(client, run_id) is not None:
-        log.info("drill run %s already exists; this firing starts nothing", run_id)
-        return False
-    try:
-        await client.start_new(DRILL_RUN_ORCHESTRATION, run_id, run_input)
-    except Exception:
-        if await existing_status(client, run_id) is None:
-            raise
-        return False
-    return True
-
-
 def report_bad_plan(run_id: str, error: PlanError) -> None:
-    """An invalid DRILL_PLAN is itself a drill failure: tell the alerting system."""
-    alert = {"schema": ALERT_SCHEMA, "type": "RestoreDrillFailed", "severity": "Sev2", "runId": run_id,
-             "reason": "invalid-plan", "message": str(error), "problems": [
-                 {"code": "invalid-plan", "message": f"{path or '(plan)'}: {text}"}
-                 for path, text in error.problems.items()]}
+    """An invalid DRILL_PLAN is itself a drill failure: tell the alerting system, in the usual alert format."""
+    alert = alert_message({
+        "runId": run_id, "instanceName": "(plan)", "status": "failed", "reason": "invalid-plan",
+        "message": str(error), "finishedAt": format_datetime(datetime.now(UTC)),
+        "problems": [{"code": "invalid-plan", "message": f"{path or '(plan)'}: {text}"}
+                     for path, text in error.problems.items()],
+    }, details_path=f"/api/drills/{run_id}")
     alerts_queue(get_settings().drill_alerts_queue).send_message(json.dumps(alert, sort_keys=True))
 
 
@@ -92,5 +79,8 @@ async def drill_timer(timer: func.TimerRequest, client: df.DurableOrchestrationC
     run_input = build_run_input(run_id, scheduled, plan, settings,
                                 origin={"via": "timer", "pastDue": timer.past_due,
                                         "scheduledAt": format_datetime(scheduled)})
-    if await start_run_once(client, run_input):
+    started = await start_instance_once(client, DRILL_RUN_ORCHESTRATION, run_id, run_input)
+    if started.created:
         log.info("drill run %s started for %s", run_id, format_datetime(scheduled))
+    else:
+        log.info("drill run %s already exists; this firing starts nothing", run_id)

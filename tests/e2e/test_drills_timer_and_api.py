@@ -62,6 +62,8 @@ def test_timer_runs_once_cleans_up_and_results_show_in_api_and_dashboard(
         stack.host.run_timer_function("drill_timer")
         assert not [i for i in stack.host.instances() if i.name == DRILL_RUN_ORCHESTRATION]
         assert [(a["reason"], "concurrency" in a["message"]) for a in drills.alerts()] == [("invalid-plan", True)]
+        plan_alert = drills.alerts()[0]  # the same format as every drill alert: consumers dedupe on alertId
+        assert plan_alert["alertId"] and plan_alert["occurredAt"] and plan_alert["details"].startswith("/api/drills/")
 
         monkeypatch.setenv("DRILL_PLAN", json.dumps(drills.plan(retention="P7D")))
         reset_settings_cache()
