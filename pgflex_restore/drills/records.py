@@ -54,7 +54,7 @@ def _trim(record: Mapping[str, Any]) -> str:
 
 def instance_entity(record: Mapping[str, Any]) -> dict[str, Any]:
     """The Table row of one instance's drill result."""
-    return {
+    entity = {
         "PartitionKey": record["runId"],
         "RowKey": instance_row_key(str(record.get("vault")), str(record.get("instanceName"))),
         "kind": "instance",
@@ -62,13 +62,16 @@ def instance_entity(record: Mapping[str, Any]) -> dict[str, Any]:
         "reason": record.get("reason") or "",
         "server": record.get("server") or "",
         "backupInstance": record.get("backupInstance"),
-        "pointAgeSeconds": float(record.get("pointAgeSeconds") or 0.0),
-        "restoreDurationSeconds": float(record.get("restoreDurationSeconds") or 0.0),
         "jobId": record.get("jobId") or "",
         "totalBytes": int(record.get("totalBytes") or 0),
         "finishedAt": record.get("finishedAt") or "",
         "record": _trim(record),
     }
+    # Unknown is not zero: a drill with no point has no point age (a query for fresh points must not match it).
+    for key in ("pointAgeSeconds", "restoreDurationSeconds"):
+        if record.get(key) is not None:
+            entity[key] = float(record[key])
+    return entity
 
 
 def summary_entity(summary: Mapping[str, Any]) -> dict[str, Any]:

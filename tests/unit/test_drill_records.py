@@ -52,3 +52,13 @@ def test_summary_counts() -> None:
     assert (summary["status"], summary["passed"], summary["failed"], summary["skipped"]) == ("failed", 1, 1, 1)
     assert summary["failures"] == [{"backupInstance": None, "server": "s", "reason": "r"}]
     assert summary["cleanup"]["deletedFiles"] == 3
+
+
+def test_unknown_ages_are_left_out_of_the_row_not_written_as_zero() -> None:
+    """A failed drill with no recovery point has no point age; 0 would read as a perfectly fresh backup."""
+    unknown = instance_entity({"runId": "drill-1", "vault": "v", "instanceName": "bi", "status": "failed",
+                               "pointAgeSeconds": None, "restoreDurationSeconds": None})
+    assert "pointAgeSeconds" not in unknown and "restoreDurationSeconds" not in unknown
+    known = instance_entity({"runId": "drill-1", "vault": "v", "instanceName": "bi", "status": "passed",
+                             "pointAgeSeconds": 3600, "restoreDurationSeconds": 0})
+    assert (known["pointAgeSeconds"], known["restoreDurationSeconds"]) == (3600.0, 0.0)
