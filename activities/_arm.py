@@ -64,6 +64,11 @@ def _credential(settings: Settings, *, fresh: bool = False) -> Any:
         return _credentials[key]
 
 
+def app_credential(settings: Settings) -> Any:
+    """The app's identity (the same object for every caller, so tokens are cached), for storage clients too."""
+    return _credential(settings)
+
+
 def _session(arm_endpoint: str) -> tuple[requests.Session, _CountingAdapter]:
     """The process's pooled session for one ARM endpoint."""
     with _credentials_lock:

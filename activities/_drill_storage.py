@@ -1,6 +1,6 @@
 """Storage clients the drills use: the drill container (Blob), the results table, the alert queue.
 
-The drill container is read with the app's own identity (``make_credential``), except when it lives in the
+The drill container is read with the app's own (shared) identity, except when it lives in the
 Functions storage account and that account is configured by connection string (Azurite locally): then the
 connection string's key is the app's credential. Tables and queues live in the Functions storage account,
 connected the same way the Functions host connects (``AzureWebJobsStorage``).
@@ -12,9 +12,9 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from pgflex_restore.client import make_credential
+from activities._arm import app_credential
 from pgflex_restore.settings import get_settings
-from pgflex_restore.storage import CONNECTION, _identity, _service_url, queue_client
+from pgflex_restore.storage import CONNECTION, queue_client, table_service_client
 from pgflex_restore.targets import normalize_container_url
 
 if TYPE_CHECKING:
@@ -38,19 +38,14 @@ def container_client(container_url: str) -> ContainerClient:
         name = wanted.rsplit("/", 1)[-1]
         if normalize_container_url(f"{service.url.rstrip('/')}/{name}") == wanted:
             return service.get_container_client(name)
-    return ContainerClient.from_container_url(wanted, credential=make_credential(get_settings()))
+    return ContainerClient.from_container_url(wanted, credential=app_credential(get_settings()))
 
 
 def results_table(name: str) -> TableClient:
     """The drill results table (created on first use)."""
     from azure.core.exceptions import ResourceExistsError
-    from azure.data.tables import TableServiceClient
 
-    connection = os.environ.get(CONNECTION)
-    if connection:
-        service = TableServiceClient.from_connection_string(connection)
-    else:  # identity-based, exactly as pgflex_restore.storage resolves it for queues
-        service = TableServiceClient(_service_url(os.environ, "table"), credential=_identity(os.environ))
+    service = table_service_client()
     key = f"table:{name}:{service.url}"
     if key not in _ensured:
         with contextlib.suppress(ResourceExistsError):

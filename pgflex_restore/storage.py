@@ -7,11 +7,15 @@ writes (rejected queue messages, drill results) follow whichever form is configu
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from pgflex_restore.errors import ConfigurationError
+
 if TYPE_CHECKING:
+    from azure.data.tables import TableServiceClient
     from azure.storage.queue import QueueClient
 
 CONNECTION = "AzureWebJobsStorage"
@@ -23,19 +27,25 @@ def _service_url(env: Mapping[str, str], service: str) -> str:
         return explicit.rstrip("/")
     account = env.get(f"{CONNECTION}__accountName")
     if not account:
-        raise LookupError(
-            f"{CONNECTION} is not configured: set it to a connection string, or set "
+        raise ConfigurationError({CONNECTION: (
+            "not configured: set it to a connection string, or set "
             f"{CONNECTION}__accountName for an identity-based connection"
-        )
+        )})
     return f"https://{account}.{service}.core.windows.net"
 
 
-def _identity(env: Mapping[str, str]) -> Any:
+def storage_credential(env: Mapping[str, str] | None = None) -> Any:
+    """The identity the storage connection names, one per process (so its token cache is shared)."""
+    env = os.environ if env is None else env
+    managed = env.get(f"{CONNECTION}__credential", "").lower() == "managedidentity"
+    return _credential(managed, env.get(f"{CONNECTION}__clientId") if managed else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _credential(managed_identity: bool, client_id: str | None) -> Any:
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-    if env.get(f"{CONNECTION}__credential", "").lower() == "managedidentity":
-        return ManagedIdentityCredential(client_id=env.get(f"{CONNECTION}__clientId"))
-    return DefaultAzureCredential()
+    return ManagedIdentityCredential(client_id=client_id) if managed_identity else DefaultAzureCredential()
 
 
 def queue_client(queue_name: str, env: Mapping[str, str] | None = None) -> QueueClient:
@@ -46,4 +56,15 @@ def queue_client(queue_name: str, env: Mapping[str, str] | None = None) -> Queue
     connection = env.get(CONNECTION)
     if connection:
         return QueueClient.from_connection_string(connection, queue_name)
-    return QueueClient(_service_url(env, "queue"), queue_name, credential=_identity(env))
+    return QueueClient(_service_url(env, "queue"), queue_name, credential=storage_credential(env))
+
+
+def table_service_client(env: Mapping[str, str] | None = None) -> TableServiceClient:
+    """A TableServiceClient for the Functions storage account, connected like ``queue_client``."""
+    from azure.data.tables import TableServiceClient
+
+    env = os.environ if env is None else env
+    connection = env.get(CONNECTION)
+    if connection:
+        return TableServiceClient.from_connection_string(connection)
+    return TableServiceClient(_service_url(env, "table"), credential=storage_credential(env))
