@@ -227,7 +227,7 @@ class InstanceDrill:
             return (yield from self.finish(FAILED, choice.failure or "no-recovery-point", choice.message))
         self.board.update(phase="restoring", recoveryPoint=choice.point.id)
         result = yield self.context.call_sub_orchestrator(
-            RESTORE_ORCHESTRATION, self.restore_plan(choice.point.id).to_dict(), f"{self.context.instance_id}:restore")
+            RESTORE_ORCHESTRATION, self.restore_plan(choice.point).to_dict(), f"{self.context.instance_id}:restore")
         self.note_restore(result)
         if result.get("status") != "succeeded":
             error = result.get("error") or {}
@@ -248,11 +248,11 @@ class InstanceDrill:
         databases = ", ".join(sorted(report["databases"])) or "none"
         return (yield from self.finish(PASSED, None, f"restored and verified: {databases}"))
 
-    def restore_plan(self, point_id: str) -> RestorePlan:
+    def restore_plan(self, point: RecoveryPoint) -> RestorePlan:
         restore = self.input["restore"]
         request = {
             "backupInstance": self.target["id"],
-            "recoveryPoint": point_id,
+            "recoveryPoint": point.id,
             "target": {"containerUrl": self.input["container"],
                        "filePrefix": self.target["prefix"] + self.target["leaf"]},
             "validateOnly": False,
@@ -263,6 +263,7 @@ class InstanceDrill:
             timeout_seconds=float(restore["timeoutSeconds"]),
             max_transient_retries=int(restore["maxTransientRetries"]),
             origin={"via": "drill", "runId": self.run_id},
+            resolved_point=point.to_dict(),  # listed already for the RPO check: the restore need not list again
         )
 
     def note_restore(self, result: dict[str, Any]) -> None:

@@ -18,8 +18,11 @@ from activities.recovery_points import RESOLVE_RECOVERY_POINT
 from activities.restore_ops import GET_OPERATION_RESULT, GET_OPERATION_STATUS, TRIGGER_RESTORE, VALIDATE_RESTORE
 from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, iso
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
+from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.parsing import RecoveryPoint
 from pgflex_restore.plan import RestorePlan
+from pgflex_restore.selection import choose_source_store
 
 RESTORE_ORCHESTRATION = "restore_orchestrator"
 
@@ -76,12 +79,22 @@ class RestoreRun:
             return self.finish("deadline_exceeded", self.deadline_error())
 
     def select(self) -> Steps:
-        found = yield from self.steps.call(RESOLVE_RECOVERY_POINT, {"request": self.plan.request})
-        point: dict[str, Any] = found["recoveryPoint"]
-        summary = {"id": point.get("id"), "time": point.get("time"), "store": found.get("store")}
+        if self.plan.resolved_point is not None:  # chosen by the caller (a drill): no need to list points again
+            point, store = self.plan.resolved_point, self.source_store(self.plan.resolved_point)
+        else:
+            found = yield from self.steps.call(RESOLVE_RECOVERY_POINT, {"request": self.plan.request})
+            point, store = found["recoveryPoint"], found.get("store")
+        summary = {"id": point.get("id"), "time": point.get("time"), "store": store}
         self.result["recoveryPoint"] = summary
         self.board.update(phase="validating", recoveryPoint=summary)
         return point
+
+    def source_store(self, point: dict[str, Any]) -> str:
+        """The store a given point is restored from (the rule the request body uses; pure, so fine here)."""
+        try:
+            return choose_source_store(RecoveryPoint.from_dict(point), self.plan.request.get("dataStore"))
+        except NoRecoveryPointError as exc:
+            raise StepFailed({"code": exc.code, "message": str(exc), "retryable": False}) from exc
 
     def validate(self, point: dict[str, Any]) -> Steps:
         started = yield from self.steps.call(VALIDATE_RESTORE, {"request": self.plan.request, "recoveryPoint": point})

@@ -55,6 +55,8 @@ class RestorePlan:
     max_transient_retries: int
     polls_per_generation: int = POLLS_PER_GENERATION
     origin: dict[str, Any] = field(default_factory=dict)
+    # A recovery point the caller already chose (RecoveryPoint.to_dict()); the restore then skips listing points.
+    resolved_point: dict[str, Any] | None = None
 
     @classmethod
     def create(
@@ -82,6 +84,7 @@ class RestorePlan:
             "maxTransientRetries": self.max_transient_retries,
             "pollsPerGeneration": self.polls_per_generation,
             "origin": self.origin,
+            "resolvedPoint": self.resolved_point,
         }
 
     @classmethod
@@ -96,4 +99,5 @@ class RestorePlan:
             max_transient_retries=int(data["maxTransientRetries"]),
             polls_per_generation=int(data.get("pollsPerGeneration", POLLS_PER_GENERATION)),
             origin=dict(data.get("origin") or {}),
+            resolved_point=dict(data["resolvedPoint"]) if data.get("resolvedPoint") else None,
         )

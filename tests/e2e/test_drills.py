@@ -72,6 +72,10 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
         assert {f["kind"] for f in ok["files"]} >= {"database", "roles"}
         assert ok["rangedReads"] <= 30  # header + TOC + tail per file, never whole downloads
 
+        # One recovery-point listing per drilled server: the restore reuses the point the RPO check chose.
+        listings = drills.stack.arm_requests("GET", "/recoveryPoints")
+        assert len(listings) == 8, len(listings)  # every server but the excluded one
+
         assert "5.0 days old" in records["pg-stale"]["message"]
         assert "UserErrorMissingRequiredPermissions" in records["pg-validate"]["message"]
         assert records["pg-stale"]["jobId"] is None  # no restore was started for a stale point
