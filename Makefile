@@ -13,10 +13,12 @@ CHROMIUM := /usr/bin/chromium
 
 setup: $(DEPS) $(AZURITE) $(INFRA_DEPS)
 
-$(DEPS): requirements.txt requirements-dev.txt
+$(DEPS): requirements.txt requirements-dev.txt requirements-worker.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --ignore-requires-python \
+		-r requirements-worker.txt
 	touch $@
 
 $(AZURITE): package.json

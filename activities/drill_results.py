@@ -15,6 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities._drill_storage import alerts_queue, container_client, results_table
+from activities.payload import Payload
 from pgflex_restore.drills.records import instance_entity, summary_entity
 from pgflex_restore.drills.run import FILES_ROOT, run_time
 from pgflex_restore.drills.verify import HEAD_CACHE, BlobFile, verify_restored_files
@@ -118,25 +119,25 @@ def cleanup(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_verify_files(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_verify_files(payload: Payload) -> dict[str, Any]:
     return verify_files(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_record_result(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_record_result(payload: Payload) -> dict[str, Any]:
     return record_result(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_record_run(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_record_run(payload: Payload) -> dict[str, Any]:
     return record_run(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_send_alert(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_send_alert(payload: Payload) -> dict[str, Any]:
     return send_alert(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_cleanup(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_cleanup(payload: Payload) -> dict[str, Any]:
     return cleanup(payload)

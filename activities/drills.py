@@ -11,6 +11,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities._arm import run_arm
+from activities.payload import Payload
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.ids import BackupInstanceId, VaultId
 from pgflex_restore.parsing import BackupInstance
@@ -73,10 +74,10 @@ def list_points(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_list_instances(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_list_instances(payload: Payload) -> dict[str, Any]:
     return list_instances(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_list_points(payload: dict[str, Any]) -> dict[str, Any]:
+def drill_list_points(payload: Payload) -> dict[str, Any]:
     return list_points(payload)

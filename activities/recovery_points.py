@@ -7,6 +7,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities._arm import run_arm
+from activities.payload import Payload
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.selection import choose_source_store, select_recovery_point
@@ -33,5 +34,5 @@ def resolve(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def resolve_recovery_point(payload: dict[str, Any]) -> dict[str, Any]:
+def resolve_recovery_point(payload: Payload) -> dict[str, Any]:
     return resolve(payload)

@@ -6,13 +6,16 @@ and never waits: the orchestrator owns every wait, with durable timers sized by 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
 
 from activities._arm import run_arm
+from activities.payload import Payload
 from pgflex_restore.bodies import build_restore_request, build_validate_request
 from pgflex_restore.client import DataProtectionClient
+from pgflex_restore.jobs import own_restore_job
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.parsing import RecoveryPoint, parse_cloud_error
 from pgflex_restore.settings import Settings
@@ -41,8 +44,23 @@ def validate(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def trigger(payload: dict[str, Any]) -> dict[str, Any]:
+    """POST restore, unless this request's job already exists.
+
+    The host runs an activity at least once: a recycled worker re-runs it after the POST went out, and its first
+    answer is lost. So when the orchestrator says when this request first tried (`attemptedAt`), the vault's jobs
+    are read first, and a restore job of this instance and target started since then is this request's own: it is
+    returned as the finished operation instead of posting a second restore.
+    """
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         request, body = _restore_body(payload, settings)
+        if payload.get("attemptedAt"):
+            instance = request.backup_instance
+            existing = own_restore_job(client.list_jobs(instance.vault), str(instance),
+                                       datetime.fromisoformat(payload["attemptedAt"]),
+                                       container_url=request.target_container_url,
+                                       file_prefix=request.file_prefix)
+            if existing is not None and existing.arm_id:
+                return {"operation": {"done": True, "job_id": existing.arm_id}, "alreadyStarted": True}
         return {"operation": client.trigger_restore(request.backup_instance, body).to_dict()}
 
     return run_arm(call)
@@ -69,20 +87,20 @@ def operation_result(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def validate_restore(payload: dict[str, Any]) -> dict[str, Any]:
+def validate_restore(payload: Payload) -> dict[str, Any]:
     return validate(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def trigger_restore(payload: dict[str, Any]) -> dict[str, Any]:
+def trigger_restore(payload: Payload) -> dict[str, Any]:
     return trigger(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def get_operation_status(payload: dict[str, Any]) -> dict[str, Any]:
+def get_operation_status(payload: Payload) -> dict[str, Any]:
     return operation_status(payload)
 
 
 @bp.activity_trigger(input_name="payload")
-def get_operation_result(payload: dict[str, Any]) -> dict[str, Any]:
+def get_operation_result(payload: Payload) -> dict[str, Any]:
     return operation_result(payload)

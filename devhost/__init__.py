@@ -17,6 +17,7 @@ from devhost.errors import (
 )
 from devhost.host import DevHost
 from devhost.model import InstanceState
+from devhost.redelivery import Redelivery
 from devhost.runner import ActivityCall, Stats
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "NonDeterminismError",
     "OrchestrationAlreadyExistsError",
     "RealClock",
+    "Redelivery",
     "Stats",
     "UnknownFunctionError",
     "VirtualClock",

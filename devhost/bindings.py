@@ -5,7 +5,6 @@ and output bindings (Azure Storage queues) written after the function returns, a
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import threading
 import uuid
@@ -17,21 +16,8 @@ from azure.core.exceptions import ResourceExistsError
 from azure.functions import _abc
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-from devhost import invoke
+from devhost import invoke, worker
 from devhost.indexer import FunctionInfo, HostSettings, resolve_setting
-
-
-class OutParam(_abc.Out[Any]):
-    """The `func.Out[T]` object an output-binding parameter receives."""
-
-    def __init__(self) -> None:
-        self._value: Any = None
-
-    def set(self, val: Any) -> None:
-        self._value = val
-
-    def get(self) -> Any:
-        return self._value
 
 
 class InvocationContext(_abc.Context):
@@ -93,19 +79,18 @@ class Bindings:
         self.app_dir = app_dir
 
     def invoke(self, info: FunctionInfo, trigger_value: Any) -> Any:
-        """Call `info` with its trigger value, clients, context and Out params; send outputs; return $return."""
+        """Call `info` as the worker does: trigger value, clients, `context` where the worker passes one, `Out`
+        objects; then the worker's return checks, and output bindings written as the host writes them."""
+        loaded = info.loaded
         kwargs: dict[str, Any] = {info.trigger_param: trigger_value}
-        kwargs.update({name: self.client_binding() for name in info.client_params})
-        outs: dict[str, OutParam] = {}
-        for binding in info.bindings:
-            if binding.get("direction") == "OUT" and binding.get("name") != "$return":
-                outs[str(binding["name"])] = OutParam()
+        for name in info.client_params:
+            kwargs[name] = worker.decode_trigger(loaded, name, "string", self.client_binding())
+        outs = worker.out_params(loaded)
         kwargs.update(outs)
-        target = getattr(info.user_function, "client_function", info.user_function)
-        with contextlib.suppress(TypeError, ValueError):
-            if "context" in inspect.signature(target).parameters and "context" not in kwargs:
-                kwargs["context"] = InvocationContext(info.name, self.app_dir)
+        if loaded.requires_context:
+            kwargs["context"] = InvocationContext(info.name, self.app_dir)
         returned = invoke.call(info, kwargs)
+        worker.check_returned(loaded, returned)
         for binding in info.bindings:
             if binding.get("direction") != "OUT":
                 continue

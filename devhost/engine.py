@@ -9,18 +9,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from devhost.clock import Clock, dotnet_timestamp, parse_timestamp
 from devhost.episode import ID_CONSUMING_TYPES, build_context, custom_status_error, invoke, leaves, normalized
-from devhost.errors import (
-    NonDeterminismError,
-    OrchestrationAlreadyExistsError,
-)
+from devhost.errors import NonDeterminismError
 from devhost.history import EventType, OrchestrationStatus, event, execution_started
 from devhost.indexer import FunctionInfo, durable_name
 from devhost.model import TERMINAL, Execution, Instance, RetryPlan, Work
+from devhost.redelivery import Redelivery
 from devhost.runner import ActivityRunner
 from devhost.store import InstanceStore, new_execution_id
 
@@ -31,7 +30,7 @@ class Engine(InstanceStore):
     """Episodes and the host's side of every action: the history it appends and the work it queues."""
 
     def __init__(self, functions: dict[str, FunctionInfo], clock: Clock, runner: ActivityRunner,
-                 determinism_checks: bool) -> None:
+                 determinism_checks: bool, redelivery: Redelivery | None = None) -> None:
         self.orchestrators = {durable_name(f): f for f in functions.values()
                               if f.trigger_type == "orchestrationTrigger"}
         self.activities = {durable_name(f): f for f in functions.values() if f.trigger_type == "activityTrigger"}
@@ -40,6 +39,24 @@ class Engine(InstanceStore):
         self.determinism_checks = determinism_checks
         self.episodes = 0
         self.orchestrator_cpu_seconds = 0.0
+        self.dropped_starts: list[str] = []  # sub-orchestration starts the Azure Storage backend would drop
+        self.redelivery = redelivery
+        self.redelivered: list[tuple[str, str, int, str]] = []  # (activity, instance, task id, point)
+        self.pool: ThreadPoolExecutor | None = None  # set by use_activity_pool: activities run concurrently
+        self.running_activities = 0
+
+    def use_activity_pool(self, size: int) -> None:
+        """Run activities on a pool of `size` threads, as the worker does up to maxConcurrentActivityFunctions."""
+        self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="devhost-activity")
+
+    def close_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def runnable(self) -> bool:
+        with self.lock:
+            return self.busy or bool(self.queue) or self.running_activities > 0
 
     def terminate(self, instance_id: str, reason: str) -> None:
         with self.lock:
@@ -102,7 +119,11 @@ class Engine(InstanceStore):
             kind, instance_id, execution_id, payload = self.queue.popleft()
             self.busy = True
         try:
-            if kind == "activity":
+            if kind == "activity" and self.pool is not None:
+                with self.lock:
+                    self.running_activities += 1
+                self.pool.submit(self._run_pooled_activity, instance_id, execution_id, payload)
+            elif kind == "activity":
                 self._run_activity(instance_id, execution_id, payload)
             else:
                 with self.lock:
@@ -262,9 +283,18 @@ class Engine(InstanceStore):
         ex.history.append(event(EventType.SubOrchestrationInstanceCreated, now, work.task_id, Name=work.name,
                                 Version="", InstanceId=child_id, Input=work.input_json))
         ex.work[work.task_id] = work
+        if child_id in self.instances:
+            # DurableTask.AzureStorage does not de-duplicate sub-orchestration starts: the child's ExecutionStarted
+            # reaches the existing instance, which drops it ("Duplicate start event" while it runs, "Instance is
+            # Completed" after), and nothing ever answers the parent's task. The parent waits forever, as here.
+            reason = (f"sub-orchestration start for existing instance {child_id!r} "
+                      f"({self.instances[child_id].status}) dropped; {inst.instance_id!r} will wait forever")
+            log.warning("devhost: %s", reason)
+            self.dropped_starts.append(reason)
+            return
         try:
             self.start(work.name, work.input_json, child_id, (inst.instance_id, ex.execution_id, work.task_id))
-        except (OrchestrationAlreadyExistsError, ValueError) as exc:
+        except ValueError as exc:
             ev = event(EventType.SubOrchestrationInstanceFailed, now, TaskScheduledId=work.task_id,
                        Reason=f"Orchestrator function '{work.name}' failed: {exc}", Details=str(exc))
             self._push(("episode", inst.instance_id, ex.execution_id, ev))
@@ -297,11 +327,37 @@ class Engine(InstanceStore):
                 else:
                     self._schedule_sub(inst, again, now)
 
+    def _run_pooled_activity(self, instance_id: str, execution_id: str, work: Work) -> None:
+        try:
+            self._run_activity(instance_id, execution_id, work)
+        except Exception as exc:  # a devhost bug must not vanish inside the pool
+            log.exception("devhost activity thread error")
+            self.errors.append(exc)
+        finally:
+            with self.lock:
+                self.running_activities -= 1
+                self.changed.notify_all()
+
+    def _lost(self, point: str, instance_id: str, execution_id: str, work: Work) -> bool:
+        """Re-deliver the activity when the redelivery policy loses this delivery at `point`."""
+        policy = self.redelivery
+        if policy is None or not policy.loses(point, work.name, instance_id, work.task_id, work.deliveries):
+            return False
+        with self.lock:
+            work.deliveries += 1
+            self.redelivered.append((work.name, instance_id, work.task_id, point))
+            self._push(("activity", instance_id, execution_id, work))
+        return True
+
     def _run_activity(self, instance_id: str, execution_id: str, work: Work) -> None:
         """Run a scheduled activity even if its orchestration ended meanwhile (the message was already sent, as
-        in production); only a live execution gets the result."""
+        in production); only a live execution gets the result. A lost delivery runs again."""
         task_id = work.task_id
+        if self._lost("before", instance_id, execution_id, work):
+            return
         outcome = self.runner.run(self.activities[work.name], work.input_json, instance_id, task_id)
+        if self._lost("after", instance_id, execution_id, work):
+            return
         with self.lock:
             inst = self._live(instance_id, execution_id)
             if inst is None or task_id not in inst.execution.work:

@@ -29,6 +29,7 @@ from devhost.indexer import FunctionInfo, HostSettings, import_app, index_app, l
 from devhost.management import RPC_PREFIX, WEBHOOK_PREFIX, ManagementApi, Urls
 from devhost.model import TERMINAL, InstanceState, snapshot
 from devhost.queues import QueuePoller, resolve_connection
+from devhost.redelivery import Redelivery
 from devhost.runner import ActivityCall, ActivityRunner, Stats
 from devhost.server import LoopbackServer, Request, Response
 from devhost.timers import TimerTriggers
@@ -65,6 +66,9 @@ class DevHost:
       DEVHOST_DEBUG=1. `run_timers`: timer-trigger occurrences count as auto-advance wake-ups.
     - `memoize_timestamps`: cache the SDK's timestamp parsing (speed only); default from
       DEVHOST_MEMOIZE_TIMESTAMPS=1.
+    - `redelivery`: at-least-once activities (devhost.redelivery); default from DEVHOST_REDELIVERY.
+    - `concurrent_activities`: run activities on a thread pool of host.json's maxConcurrentActivityFunctions, as
+      the worker does, instead of one at a time; default from DEVHOST_CONCURRENT_ACTIVITIES=1.
     A host starts once; make a new one to start again.
     """
 
@@ -72,7 +76,8 @@ class DevHost:
                  storage_connection_string: str | None = None, auto_advance: bool | None = None,
                  function_key: str = "testkey", app_dir: str | Path | None = None,
                  determinism_checks: bool | None = None, run_timers: bool = False,
-                 memoize_timestamps: bool | None = None) -> None:
+                 memoize_timestamps: bool | None = None, redelivery: Redelivery | None = None,
+                 concurrent_activities: bool | None = None) -> None:
         self.app = app
         self.clock: Clock = clock or RealClock()
         self.env = dict(env or {})
@@ -87,6 +92,9 @@ class DevHost:
         self.run_timers = run_timers
         self.memoize_timestamps = os.environ.get("DEVHOST_MEMOIZE_TIMESTAMPS") == "1" \
             if memoize_timestamps is None else memoize_timestamps
+        self.concurrent_activities = os.environ.get("DEVHOST_CONCURRENT_ACTIVITIES") == "1" \
+            if concurrent_activities is None else concurrent_activities
+        redelivery = Redelivery.from_env() if redelivery is None else redelivery
         self.functions: dict[str, FunctionInfo] = index_app(app)
         self.settings = HostSettings()
         self._inflight = 0
@@ -98,7 +106,7 @@ class DevHost:
         self.bindings = Bindings(self._client_binding, lambda: self.settings, storage_connection_string,
                                  str(self.app_dir or Path.cwd()))
         self.runner = ActivityRunner(self.clock, self.bindings)
-        self.engine = Engine(self.functions, self.clock, self.runner, self.determinism_checks)
+        self.engine = Engine(self.functions, self.clock, self.runner, self.determinism_checks, redelivery)
         self.timers = TimerTriggers(self.functions, self.bindings)
         self._worker = threading.Thread(target=self._work, name="devhost-worker", daemon=True)
 
@@ -127,6 +135,8 @@ class DevHost:
             self.management = ManagementApi(self.engine, self.urls)
             self.http = HttpTriggers(self.functions, self.function_key, self.master_key, self.bindings)
             self.timers.arm(self.clock.now())
+            if self.concurrent_activities:
+                self.engine.use_activity_pool(self.settings.max_concurrent_activities)
             if self.storage_connection_string:  # without storage, queue functions are indexed but not polled
                 self._pollers = [QueuePoller(f, self.settings, resolve_connection(f, self.storage_connection_string),
                                              self.bindings)
@@ -142,6 +152,7 @@ class DevHost:
             for server in self._servers:
                 server.stop()
             self._pollers, self._servers = [], []
+            self.engine.close_pool()
             self._env_context.__exit__(None, None, None)
             self._env_context = None
             raise
@@ -159,6 +170,7 @@ class DevHost:
         self._stopping.set()
         self._wake()
         self._worker.join(timeout=10)
+        self.engine.close_pool()
         for poller in self._pollers:
             poller.stop()
         invoke.close_client_session()
@@ -391,7 +403,7 @@ class DevHost:
         if not (self.auto_advance and isinstance(self.clock, VirtualClock)):
             return False
         with self.engine.lock:
-            if self._inflight or self.engine.queue:
+            if self._inflight or self.engine.queue or self.engine.running_activities:
                 return False
             candidates = [self.engine.next_wakeup()]
             if self.run_timers:

@@ -1,12 +1,12 @@
-"""Index a v2-model app the way the Python worker does: names, trigger types, binding settings, host.json.
+"""Index a v2-model app: the worker's own discovery and function-load code (devhost.worker), then host.json.
 
-The host only ever talks to functions through this index, so everything the real indexer would reject fails here,
-loudly, before any server starts.
+The host only ever talks to functions through this index, so everything the real worker would reject fails here,
+with the worker's message, before any server starts. What devhost adds on its own (exactly one trigger, the
+trigger types it can run) is a refusal of its own limits, named as such.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devhost import worker
 from devhost.errors import IndexingError
 
 TRIGGER_TYPES = ("httpTrigger", "queueTrigger", "timerTrigger", "orchestrationTrigger", "activityTrigger",
                  "entityTrigger")
 CLIENT_BINDING_TYPES = ("durableClient", "orchestrationClient")
 _SETTING = re.compile(r"%([^%]+)%")
+DEFAULT_HUB_NAME = "TestHubName"
 
 
 @dataclass
@@ -34,6 +36,7 @@ class FunctionInfo:
     bindings: list[dict[str, Any]]
     user_function: Callable[..., Any]
     client_params: list[str] = field(default_factory=list)
+    loaded: Any = None  # the worker's FunctionInfo (input/output types, context, return binding)
 
     @property
     def trigger_param(self) -> str:
@@ -44,13 +47,14 @@ class FunctionInfo:
 class HostSettings:
     """The parts of host.json devhost honours."""
 
-    hub_name: str = "TestHubName"
+    hub_name: str = DEFAULT_HUB_NAME
     route_prefix: str = "api"
     max_dequeue_count: int = 5
     visibility_timeout: float = 0.0
     batch_size: int = 16
     message_encoding: str = "base64"
     max_polling_interval: float = 60.0
+    max_concurrent_activities: int = 10 * (os.cpu_count() or 1)  # the extension's default: 10 x processors
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +80,43 @@ def parse_timespan(text: str) -> float:
     return int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+
+
+def resolve_hub_name(configured: Any, env: Mapping[str, str] | None = None) -> str:
+    """The task hub name as the Durable extension settles it for the Azure Storage provider.
+
+    `hubName` is resolved only as a whole `%Setting%` (the extension's TryResolveWholeString); an unset setting
+    leaves the text as it is, which then fails validation, so a missing TASKHUB_NAME stops the host at start.
+    A configured name must be a valid blob, container, table and queue name and at most 50 characters
+    (AzureStorageOptions.ValidateHubName); only the default (WEBSITE_SITE_NAME, else TestHubName) is sanitized.
+    """
+    source = os.environ if env is None else env
+    if configured is None:
+        default = source.get("WEBSITE_SITE_NAME") or DEFAULT_HUB_NAME
+        return _sanitized_default(default)
+    name = str(configured)
+    whole = _SETTING.fullmatch(name)
+    if whole and whole.group(1) in source:
+        name = source[whole.group(1)]
+    if not _TABLE_NAME.fullmatch(name) or len(name) > 50:
+        unset = f" (app setting {whole.group(1)} is not set)" if whole and whole.group(1) not in source else ""
+        raise IndexingError(f"Task hub name '{name}' should contain only alphanumeric characters, start with a "
+                            f"letter, and have length between 3 and 45.{unset}")
+    return name
+
+
+def _sanitized_default(name: str) -> str:
+    """AzureStorageOptions.IsSanitizedHubName: letters and digits only, a leading 't' before a digit, 3-45 long."""
+    kept = "".join(c for c in name if c.isalnum())
+    if not kept:
+        return "DefaultTaskHub"
+    if kept[0].isdigit():
+        kept = "t" + kept
+    kept = kept[:45]
+    return kept + "Hub" if len(kept) < 3 else kept
+
+
 def load_host_settings(app_dir: Path | None) -> HostSettings:
     """Read host.json next to the app module (defaults when absent)."""
     settings = HostSettings()
@@ -86,12 +127,11 @@ def load_host_settings(app_dir: Path | None) -> HostSettings:
     settings.raw = raw
     extensions = raw.get("extensions", {})
     durable = extensions.get("durableTask", {})
-    hub = durable.get("hubName")
-    if hub:
-        try:
-            settings.hub_name = resolve_setting(str(hub), what="host.json hubName")
-        except IndexingError:
-            settings.hub_name = "TestHubName"  # lenient: an unset TASKHUB_NAME falls back to the v2 default
+    settings.hub_name = resolve_hub_name(durable.get("hubName"))
+    if "maxConcurrentActivityFunctions" in durable:
+        settings.max_concurrent_activities = int(durable["maxConcurrentActivityFunctions"])
+        if settings.max_concurrent_activities < 1:
+            raise IndexingError("host.json: maxConcurrentActivityFunctions must be at least 1")
     settings.route_prefix = str(extensions.get("http", {}).get("routePrefix", "api")).strip("/")
     queues = extensions.get("queues", {})
     settings.max_dequeue_count = int(queues.get("maxDequeueCount", 5))
@@ -106,16 +146,11 @@ def load_host_settings(app_dir: Path | None) -> HostSettings:
 
 
 def import_app(module_name: str) -> tuple[Any, Path | None]:
-    """Import `module_name` and return its FunctionApp (the module attribute that has get_functions)."""
-    module = importlib.import_module(module_name)
-    apps = list({id(value): value for value in vars(module).values()
-                 if callable(getattr(value, "get_functions", None)) and not isinstance(value, type)}.values())
-    if not apps:
-        raise IndexingError(f"module {module_name} defines no FunctionApp (nothing with get_functions())")
-    if len(apps) > 1:
-        raise IndexingError(f"module {module_name} defines {len(apps)} FunctionApp objects; the host allows one")
+    """Import `module_name` and find its app the way the worker does (exactly one FunctionRegister)."""
+    worker.discover(module_name)
+    app = worker.find_app(module_name)
     file = getattr(sys.modules[module_name], "__file__", None)
-    return apps[0], Path(file).resolve().parent if file else None
+    return app, Path(file).resolve().parent if file else None
 
 
 def index_app(app: Any) -> dict[str, FunctionInfo]:
@@ -125,6 +160,7 @@ def index_app(app: Any) -> dict[str, FunctionInfo]:
         functions = app.get_functions()
     except ValueError as exc:
         raise IndexingError(f"the app does not index: {exc}") from exc
+    loaded = worker.load(functions)
     index: dict[str, FunctionInfo] = {}
     seen: dict[str, str] = {}
     for function in functions:
@@ -142,7 +178,7 @@ def index_app(app: Any) -> dict[str, FunctionInfo]:
         clients = [str(b["name"]) for b in bindings if b.get("type") in CLIENT_BINDING_TYPES]
         index[name] = FunctionInfo(name=name, trigger_type=str(trigger["type"]), trigger=trigger,
                                    bindings=bindings, user_function=function.get_user_function(),
-                                   client_params=clients)
+                                   client_params=clients, loaded=loaded[name])
     return index
 
 

@@ -13,9 +13,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
-
+from devhost import worker
 from devhost.indexer import FunctionInfo
 
 _loops: list[asyncio.AbstractEventLoop] = []
@@ -68,15 +66,15 @@ def _accepted_params(fn: Any) -> set[str] | None:
     return {p.name for p in params}
 
 
-def decode_activity_input(input_json: str | None) -> Any:
-    """ActivityTriggerConverter.decode of the JSON text the host passes (df_loads, raw string fallback)."""
-    return ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json or "null"),
-                                           trigger_metadata=None)
+def decode_activity_input(info: FunctionInfo, input_json: str | None) -> Any:
+    """The worker's decoding of the JSON text the extension passes as the activity's input."""
+    return worker.decode_trigger(info.loaded, info.trigger_param, "json", input_json or "null")
 
 
-def encode_activity_output(value: Any) -> str:
-    """ActivityTriggerConverter.encode: the JSON text that becomes TaskCompleted.Result."""
-    return str(ActivityTriggerConverter.encode(value, expected_type=None).value)
+def encode_activity_output(info: FunctionInfo, value: Any) -> str:
+    """The worker's encoding of the activity's return value: the JSON text that becomes TaskCompleted.Result."""
+    datum = worker.encode_return(info.loaded, value)
+    return "null" if datum is None else str(datum.value)
 
 
 def failure_details(exc: BaseException) -> str:

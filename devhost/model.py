@@ -35,6 +35,7 @@ class Work:
     child_instance_id: str | None = None
     explicit_child_id: str | None = None
     queued: bool = False  # a completion for it is already on the work queue
+    deliveries: int = 0  # how often the host already lost this activity's delivery and sent it again
 
 
 @dataclass

@@ -68,9 +68,9 @@ class ActivityRunner:
         wall, cpu = time.perf_counter(), time.thread_time()
         value: Any = None
         try:
-            value = invoke.decode_activity_input(input_json)
+            value = invoke.decode_activity_input(info, input_json)
             returned = self.bindings.invoke(info, value)
-            outcome = Outcome(result_json=invoke.encode_activity_output(returned))
+            outcome = Outcome(result_json=invoke.encode_activity_output(info, returned))
             output, error = returned, None
         except Exception as exc:
             outcome = Outcome(error=str(exc), details=invoke.failure_details(exc))

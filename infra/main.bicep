@@ -58,6 +58,9 @@ param restoreTargetContainerIds string
 @description('ARM id of the container that alert-started restores write to (ALERT_RESTORE_TARGET). Empty: alerts are rejected.')
 param alertRestoreTargetContainerId string = ''
 
+@description('Comma-separated ARM ids of the flexible servers restores may be loaded into (LOAD_TARGET_ALLOWLIST). Empty: loads are refused.')
+param loadTargetServerIds string = ''
+
 @description('ARM id of the drill container: its URL becomes the plan\'s "container"; it gets the drill roles. Empty: no drills.')
 param drillContainerId string = ''
 
@@ -171,6 +174,7 @@ var appSettings = {
   RESTORE_REQUESTS_QUEUE: restoreRequestsQueue
   RESTORE_VAULTS: join(vaultIds, ',')
   ALERT_RESTORE_TARGET: alertTargetUrl
+  LOAD_TARGET_ALLOWLIST: loadTargetServerIds
   DRILL_SCHEDULE: drillSchedule
   // infra/drill-plan.json (checked as JSON at build time) with the drill container filled in, or empty: no drills.
   DRILL_PLAN: bool(drillEnabled) ? string(drillPlan) : ''

@@ -115,7 +115,10 @@ class RestoreRun:
                 if found:
                     return found
             attempt_at = self.context.current_utc_datetime
-            started = yield from self.steps.call_once(TRIGGER_RESTORE, payload)
+            # The activity looks for this request's job since its first attempt before it posts (at-least-once).
+            first_attempt = ambiguous_since or attempt_at
+            started = yield from self.steps.call_once(TRIGGER_RESTORE,
+                                                      {**payload, "attemptedAt": first_attempt.isoformat()})
             if started.get("ok"):
                 operation = started["operation"]
                 self.result["restoreOperation"] = operation.get("status_url") or operation.get("result_url")
@@ -147,8 +150,10 @@ class RestoreRun:
 
     def find_job(self, since: datetime) -> Steps:
         for _ in range(JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER):
+            target = self.plan.request["target"]
             found = yield from self.steps.call(FIND_RESTORE_JOB, {
                 "backupInstance": self.plan.backup_instance, "since": since.isoformat(),
+                "containerUrl": target.get("containerUrl"), "filePrefix": target.get("filePrefix"),
             })
             if found.get("jobId"):
                 return found["jobId"]

@@ -111,7 +111,9 @@ def run_in_devhost(plan: RestorePlan, *, progress: Callable[[dict[str, Any], flo
     from orchestrations.restore import RESTORE_ORCHESTRATION
 
     started = time.monotonic()
-    with DevHost.load("function_app", clock=RealClock()) as host:
+    # The in-process host runs no storage-backed task hub; host.json still requires a valid hub name.
+    hub = {"TASKHUB_NAME": os.environ.get("TASKHUB_NAME") or "pgflexcli"}
+    with DevHost.load("function_app", clock=RealClock(), env=hub) as host:
         host.start_orchestration(RESTORE_ORCHESTRATION, plan.to_dict(), instance_id=plan.restore_id)
         while True:
             state = _instance(host, plan.restore_id)

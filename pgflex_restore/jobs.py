@@ -8,9 +8,9 @@ because ending a watch early is worse than polling a finished job once more.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from .timeutil import format_datetime, parse_elapsed_seconds, parse_service_datetime
@@ -182,3 +182,34 @@ def parse_job(resource: Mapping[str, Any]) -> Job:
         restore_type=_str(props.get("restoreType")),
         additional_details={str(k): str(v) for k, v in details.items()} if isinstance(details, Mapping) else {},
     )
+
+
+# Clock skew allowed between this app and the service when matching a job's start time to our attempt.
+START_SKEW = timedelta(minutes=2)
+
+
+def own_restore_job(jobs: Iterable[Job], backup_instance: str, since: datetime, *, container_url: str | None = None,
+                    file_prefix: str | None = None) -> Job | None:
+    """The newest restore job of `backup_instance` started at or after `since` (less the skew) for this target.
+
+    A job that names its destination (`recoveryDestination`, or the container and prefix in its additional details)
+    must name ours; one that names none is matched on instance and time alone, since the service then gives nothing
+    better (and runs one restore per instance at a time, refusing a second with 409).
+    """
+    wanted, earliest = backup_instance.lower().rstrip("/"), since - START_SKEW
+    candidates = [
+        job for job in jobs
+        if job.is_restore and (job.backup_instance_id or "").lower().rstrip("/") == wanted
+        and job.start_time is not None and job.start_time >= earliest
+        and _same_target(job, container_url, file_prefix)
+    ]
+    return max(candidates, key=lambda job: job.start_time or earliest, default=None)
+
+
+def _same_target(job: Job, container_url: str | None, file_prefix: str | None) -> bool:
+    details = {key.lower(): value for key, value in job.additional_details.items()}
+    container = details.get("targetcontainerurl") or job.recovery_destination
+    prefix = details.get("fileprefix")
+    if container_url and container and container.rstrip("/").lower() != container_url.rstrip("/").lower():
+        return False
+    return not (file_prefix and prefix and prefix != file_prefix)

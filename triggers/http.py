@@ -13,6 +13,7 @@ import json
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -70,17 +71,26 @@ async def start_restore_http(req: func.HttpRequest, client: df.DurableOrchestrat
         return _json(403 if exc.target_not_allowed else 400, exc.to_dict())
     restore_id = plan.restore_id
     started = await start_once(client, plan)
-    payload = client.create_http_management_payload(restore_id)
-    body_out = {
+    urls = _restore_urls(req, restore_id)
+    body_out: dict[str, Any] = {
         "restoreId": restore_id,
         "created": started.created,
         "runtimeStatus": started.runtime_status,
-        "restoreStatusUri": f"{_api_base(req)}/restores/{restore_id}",
-        **payload,
+        **urls,
     }
     if not started.created:
         body_out["message"] = f"a restore with id {restore_id} already exists; this request started nothing new"
-    return _json(202, body_out, headers={"Location": payload["statusQueryGetUri"], "Retry-After": "10"})
+    return _json(202, body_out, headers={"Location": urls["restoreStatusUri"], "Retry-After": "10"})
+
+
+def _restore_urls(req: func.HttpRequest, restore_id: str) -> dict[str, str]:
+    """The restore's own URLs, under the caller's function key.
+
+    Never the Durable management payload: its URLs carry the host's system key and reach every instance in the
+    task hub (terminate, restart, rewind, purge, raise events), bypassing start-once and cancel.
+    """
+    own = f"{_api_base(req)}/restores/{quote(restore_id, safe='')}"
+    return {"restoreStatusUri": own, "statusQueryGetUri": own, "cancelPostUri": f"{own}/cancel"}
 
 
 @bp.route(route="restores/{restoreId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
@@ -96,6 +106,7 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
                               isinstance(tracking.custom_status, dict) else None)
     return _json(200, {
         "restoreId": restore_id,
+        **_restore_urls(req, restore_id),
         "runtimeStatus": runtime_name(status),
         "createdTime": status.created_time,
         "lastUpdatedTime": status.last_updated_time,

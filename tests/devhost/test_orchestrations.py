@@ -63,7 +63,10 @@ def test_retry_history_matches_the_protocol(host: DevHost) -> None:
         ("ExecutionCompleted", -1)]
     timers = [e["FireAt"] for e in state.history if e["EventType"] == EventType.TimerCreated]
     assert timers == ["2026-11-01T00:00:01.0000000Z", "2026-11-01T00:00:02.0000000Z",
-                      "2026-11-01T00:00:02.0000000Z"]  # the timer after the last attempt fires at once
+                      "2026-11-01T00:00:02.0000000Z"]
+    # The timer after the last attempt fires at once: DurableTask.Core's RetryInterceptor.Invoke schedules it at
+    # CurrentUtcDateTime ("Dummy timer for back-compat", since Azure/durabletask#661, January 2022), and the
+    # Python SDK's RetryAbleTask waits for that extra timer before it raises.
     failed = next(e for e in state.history if e["EventType"] == EventType.TaskFailed)
     assert failed["Reason"] == "Activity function 'always_fails' failed: nope: x"
     assert "ValueError: nope: x" in failed["Details"]
@@ -293,3 +296,17 @@ def test_terminate_or_suspend_before_the_first_episode_keeps_the_host_history_sh
                                                                 EventType.ExecutionStarted]
     assert suspended.event_types().count("ExecutionStarted") == 1
     assert "ExecutionSuspended" in suspended.event_types()
+
+
+def test_a_sub_orchestration_id_that_exists_is_dropped_and_the_parent_waits_forever(host: DevHost) -> None:
+    """DurableTask.AzureStorage drops an ExecutionStarted for an existing instance; nothing answers the parent."""
+    first = host.wait_for(host.start_orchestration("parent_orch", instance_id="parent-1"))
+    assert first.runtime_status == "Completed"
+    host.start_orchestration("parent_orch", instance_id="parent-2")  # reuses the child id "child-1"
+    host.wait_idle()
+    second = host.get("parent-2")
+    assert second.runtime_status == "Running"
+    assert second.event_types()[-1] == "SubOrchestrationInstanceCreated"
+    assert host.get("child-1").parent_instance_id == "parent-1"  # the finished child was not replaced
+    assert host.engine.dropped_starts == [
+        "sub-orchestration start for existing instance 'child-1' (Completed) dropped; 'parent-2' will wait forever"]

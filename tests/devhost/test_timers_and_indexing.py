@@ -123,3 +123,29 @@ def test_a_failed_start_releases_its_ports(clock: VirtualClock) -> None:
         warnings.simplefilter("error", ResourceWarning)  # an unclosed listening socket warns when collected
         gc.collect()
     assert host._servers == []
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({}, "Task hub name '%TASKHUB_NAME%' should contain only alphanumeric characters, start with a letter, and have "
+         "length between 3 and 45. (app setting TASKHUB_NAME is not set)"),
+    ({"TASKHUB_NAME": "my-hub"}, "Task hub name 'my-hub' should contain only alphanumeric"),
+    ({"TASKHUB_NAME": "1hub"}, "Task hub name '1hub' should contain only alphanumeric"),
+    ({"TASKHUB_NAME": "h" * 51}, f"Task hub name '{'h' * 51}' should contain only alphanumeric"),
+])
+def test_a_missing_or_invalid_task_hub_name_fails_the_start_as_the_extension_does(
+        clock: VirtualClock, env: dict[str, str], message: str) -> None:
+    host = DevHost.load("sample_app.function_app", clock=clock, env={**SAMPLE_ENV, "TASKHUB_NAME": "", **env}
+                        if env else {k: v for k, v in SAMPLE_ENV.items() if k != "TASKHUB_NAME"})
+    with pytest.raises(IndexingError) as refused:
+        host.start()
+    assert str(refused.value).startswith(message)
+
+
+def test_hub_names_the_azure_storage_provider_accepts_and_the_sanitized_default() -> None:
+    from devhost.indexer import resolve_hub_name
+
+    assert resolve_hub_name("%TASKHUB_NAME%", {"TASKHUB_NAME": "pgflex01"}) == "pgflex01"
+    assert resolve_hub_name("Hub" + "x" * 47, {}) == "Hub" + "x" * 47  # 50 characters: still accepted
+    assert resolve_hub_name(None, {}) == "TestHubName"
+    assert resolve_hub_name(None, {"WEBSITE_SITE_NAME": "9-my-app"}) == "t9myapp"
+    assert resolve_hub_name(None, {"WEBSITE_SITE_NAME": "a"}) == "aHub"

@@ -168,7 +168,8 @@ class Stack:
 @contextmanager
 def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None = None, *,
                   api_version: str = "2026-06-01", extra_env: dict[str, str] | None = None,
-                  scenario_top: dict[str, Any] | None = None, grant_role: bool = True) -> Iterator[Stack]:
+                  scenario_top: dict[str, Any] | None = None, grant_role: bool = True,
+                  host_options: dict[str, Any] | None = None) -> Iterator[Stack]:
     n = next(_unique)
     container = f"restores{n}"
     container_url = f"{azurite.endpoints.blob_account_url}/{container}"
@@ -197,7 +198,8 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
         reset_settings_cache()
         reset_credentials()
         host = stack.enter_context(DevHost.load("function_app", clock=clock, env=env,
-                                                storage_connection_string=azurite.connection_string))
+                                                storage_connection_string=azurite.connection_string,
+                                                **(host_options or {})))
         stack.callback(reset_credentials)
         stack.callback(reset_settings_cache)
         yield Stack(clock, emulator, host, azurite, container, container_url, queue)

@@ -148,3 +148,24 @@ def test_request_ids_never_collide_with_other_ids(azurite: Azurite) -> None:
         assert ids == ["restore-x", "restore-restore-x", "restore-alert-6f1c2a40-aaaa"]
         for restore_id in ids:
             assert stack.host.wait_for(restore_id, timeout=30).output["status"] == "validated"
+
+
+MANAGEMENT_URLS = ("terminatePostUri", "restartPostUri", "purgeHistoryDeleteUri", "rewindPostUri", "sendEventPostUri",
+                   "suspendPostUri", "resumePostUri")
+
+
+def test_answers_give_the_restores_own_urls_never_the_hosts_management_keys(azurite: Azurite) -> None:
+    """The durable management payload carries the system key; callers get only this restore's routes."""
+    with running_stack(azurite) as stack:
+        started = stack.post_restore(stack.request_body(requestId="urls"))
+        assert started.status_code == 202
+        body = started.json()
+        own = f"{stack.api}/restores/{body['restoreId']}"
+        assert body["restoreStatusUri"] == body["statusQueryGetUri"] == started.headers["Location"] == own
+        assert body["cancelPostUri"] == f"{own}/cancel"
+        status = requests.get(own, headers=stack.key, timeout=30)
+        assert status.status_code == 200 and status.json()["cancelPostUri"] == f"{own}/cancel"
+        for answer in (started.text, status.text):
+            assert stack.host.system_key not in answer and "/runtime/webhooks/" not in answer
+            assert not any(name in answer for name in MANAGEMENT_URLS)
+        assert stack.host.wait_for(body["restoreId"], timeout=60).runtime_status == "Completed"
