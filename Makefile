@@ -45,7 +45,11 @@ lint: $(DEPS)
 typecheck: $(DEPS)
 	$(BIN)/mypy
 
+# The end-to-end suites run twice more as the real host runs activities: concurrently on the worker's thread pool,
+# and at least once (30% of activity outcomes lost and the activity run again, seeded).
 pytest: setup
+	DEVHOST_CONCURRENT_ACTIVITIES=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
+	DEVHOST_REDELIVERY=after:0.3:7 $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90
 
 coverage: setup

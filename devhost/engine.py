@@ -70,7 +70,7 @@ class Engine(InstanceStore):
                                     OrchestrationStatus=int(OrchestrationStatus.Terminated), Result=reason))
             ex.history.append(event(EventType.OrchestratorCompleted, now))
             self._finish(inst, "Terminated", reason, now)
-            self._notify_parent(inst, failed=f"terminated: {reason}")
+            self._notify_parent(inst, terminated=reason)
 
     def suspend(self, instance_id: str, reason: str) -> None:
         """Hold the instance's episodes (activities already scheduled still run) until resume."""
@@ -367,7 +367,7 @@ class Engine(InstanceStore):
                 ev = event(EventType.TaskCompleted, now, TaskScheduledId=task_id, Result=outcome.result_json)
             else:
                 ev = event(EventType.TaskFailed, now, TaskScheduledId=task_id,
-                           Reason=f"Activity function '{work.name}' failed: {outcome.error}",
+                           Reason=outcome.error,
                            Details=outcome.details, FailureDetails=None)
             self._push(("episode", instance_id, execution_id, ev))
 
@@ -411,14 +411,20 @@ class Engine(InstanceStore):
             self.finished_count += 1
             self.finished.notify_all()
 
-    def _notify_parent(self, inst: Instance, result: str | None = None, failed: str | None = None) -> None:
+    def _notify_parent(self, inst: Instance, result: str | None = None, failed: str | None = None,
+                       terminated: str | None = None) -> None:
+        """Tell a waiting parent how its child ended, as TaskOrchestrationDispatcher does: a terminated child's
+        SubOrchestrationInstanceFailed carries the terminate reason itself, with no details."""
         if inst.parent_instance_id is None or inst.parent_execution_id is None or inst.parent_task_id is None:
             return
         parent = self._live(inst.parent_instance_id, inst.parent_execution_id)
         if parent is None or inst.parent_task_id not in parent.execution.work:
             return
         now = self.clock.now()
-        if failed is None:
+        if terminated is not None:
+            ev = event(EventType.SubOrchestrationInstanceFailed, now, TaskScheduledId=inst.parent_task_id,
+                       Reason=terminated, Details=None)
+        elif failed is None:
             ev = event(EventType.SubOrchestrationInstanceCompleted, now, TaskScheduledId=inst.parent_task_id,
                        Result=result)
         else:

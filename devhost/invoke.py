@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import threading
 import traceback
 from collections.abc import Coroutine
@@ -77,9 +78,30 @@ def encode_activity_output(info: FunctionInfo, value: Any) -> str:
     return "null" if datum is None else str(datum.value)
 
 
-def failure_details(exc: BaseException) -> str:
-    """The worker's failure text (what the host stores as Details)."""
+def rpc_failure_text(exc: BaseException) -> str:
+    """The host's RpcException message for a failed invocation: the worker sends `<Type>: <message>` and the
+    stack, and the host writes `Result: Failure\nException: ...\nStack: ...` (WebJobs.Script RpcException)."""
     package = str(Path(__file__).resolve().parent)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(package)]
     stack = "".join(traceback.format_list(frames))
     return f"Result: Failure\nException: {type(exc).__name__}: {exc}\nStack: {stack}"
+
+
+def friendly_message(rpc_text: str) -> str:
+    """OutOfProcExceptionHelpers: the text between "\nException:" and "\nStack:" (its leading space kept)."""
+    start = rpc_text.index("\nException:") + len("\nException:")
+    return rpc_text[start:rpc_text.index("\nStack:")]
+
+
+def task_failure(activity: str, exc: BaseException) -> tuple[str, str]:
+    """TaskFailed's Reason and Details as TaskActivityShim writes them for an out-of-proc activity's exception.
+
+    Reason is `Activity function '<name>' failed: <friendly message>`; Details is the serialized cause
+    (Utils.SerializeCause: the friendly-message exception wrapping the host's RpcException).
+    """
+    rpc_text = rpc_failure_text(exc)
+    friendly = friendly_message(rpc_text)
+    cause = {"$type": "System.Exception, System.Private.CoreLib", "ClassName": "System.Exception",
+             "Message": friendly, "InnerException": {"ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc."
+                                                                   "RpcException", "Message": rpc_text}}
+    return f"Activity function '{activity}' failed: {friendly}", json.dumps(cause)

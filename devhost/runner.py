@@ -73,7 +73,8 @@ class ActivityRunner:
             outcome = Outcome(result_json=invoke.encode_activity_output(info, returned))
             output, error = returned, None
         except Exception as exc:
-            outcome = Outcome(error=str(exc), details=invoke.failure_details(exc))
+            reason, details = invoke.task_failure(info.name, exc)
+            outcome = Outcome(error=reason, details=details)
             output, error = None, str(exc)
         elapsed, used = time.perf_counter() - wall, time.thread_time() - cpu
         with self._lock:

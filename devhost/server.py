@@ -32,6 +32,13 @@ class Request:
 Dispatch = Callable[[Request], Response]
 
 
+class _Listener(ThreadingHTTPServer):
+    """A listen backlog like the host's (Kestrel queues 512 pending connections); the standard library's 5 resets
+    connections as soon as a burst of callers arrives at once."""
+
+    request_queue_size = 512
+
+
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 and a free port, handing every request to `dispatch`."""
 
@@ -80,7 +87,7 @@ class LoopbackServer:
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("%s " + format, name, *args)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Listener(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"devhost-{name}",
                                         daemon=True)

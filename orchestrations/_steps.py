@@ -92,7 +92,11 @@ class ArmSteps:
         return result
 
     def call(self, activity: str, payload: dict[str, Any]) -> Steps:
-        """Call until it succeeds; transient errors wait (Retry-After or backoff), permanent ones raise StepFailed."""
+        """Call until it succeeds; transient errors wait (Retry-After or backoff), permanent ones raise StepFailed.
+
+        Throttling (429) is waited out for as long as the deadline allows and never spends the retry budget: it
+        says the subscription is busy, not that the call is failing, and a fleet drill meets it by design.
+        """
         attempt = 0
         crashes = 0
         while True:
@@ -101,7 +105,12 @@ class ArmSteps:
                 return result
             error = result["error"]
             crashes += 1 if error.get("crash") else 0
-            if not error.get("retryable") or attempt >= self.max_retries or crashes > MAX_CRASH_RETRIES:
+            if not error.get("retryable") or crashes > MAX_CRASH_RETRIES:
+                raise StepFailed(error)
+            if is_throttled(error):
+                yield from self.back_off(1, error)
+                continue
+            if attempt >= self.max_retries:
                 raise StepFailed(error)
             attempt += 1
             yield from self.back_off(attempt, error)
@@ -126,6 +135,11 @@ class ArmSteps:
         yield self.context.create_timer(fire_at)
         if self.now >= self.deadline:
             raise DeadlineExceeded
+
+
+def is_throttled(error: dict[str, Any]) -> bool:
+    """A 429 from ARM or the provider (the activity's error dict)."""
+    return error.get("status") == 429
 
 
 def _short_error(error: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ import azure.durable_functions as df
 from activities.jobs import FIND_RESTORE_JOB
 from activities.recovery_points import RESOLVE_RECOVERY_POINT
 from activities.restore_ops import GET_OPERATION_RESULT, GET_OPERATION_STATUS, TRIGGER_RESTORE, VALIDATE_RESTORE
-from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, iso
+from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, is_throttled, iso
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
@@ -137,11 +137,11 @@ class RestoreRun:
             elif not error.get("retryable") and not (ambiguous_since is not None and _is_conflict(error)):
                 # (A conflict after an ambiguous attempt most likely is our own job: keep looking for it.)
                 raise StepFailed(error)
-            if attempt >= self.plan.max_transient_retries:
+            if attempt >= self.plan.max_transient_retries and not is_throttled(error):
                 raise StepFailed(error)
-            attempt += 1
+            attempt += 0 if is_throttled(error) else 1
             if ambiguous_since is None:
-                yield from self.steps.back_off(attempt, error)
+                yield from self.steps.back_off(max(attempt, 1), error)
             else:
                 # The job lookup comes next; a throttled re-post still waits out the service's Retry-After first.
                 self.steps.note_retry(error)

@@ -20,7 +20,7 @@ from .errors import ConfigurationError
 from .ids import VaultId
 from .polling import PollPolicy
 from .targets import is_loopback_host, normalize_container_url
-from .timeutil import parse_duration_or_seconds
+from .timeutil import cron_expression, parse_duration_or_seconds
 
 SUPPORTED_API_VERSIONS = ("2021-07-01", "2026-06-01")
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -251,13 +251,6 @@ def _table_name(text: str) -> str:
     return text
 
 
-_NCRONTAB_FIELDS = 6
-
-
 def _ncrontab(text: str) -> str:
-    fields = text.split()
-    if len(fields) != _NCRONTAB_FIELDS:
-        raise ValueError(
-            f"{text!r} is not an NCRONTAB expression with 6 fields (second minute hour day month weekday)"
-        )
-    return " ".join(fields)
+    cron_expression(text)
+    return " ".join(text.split())

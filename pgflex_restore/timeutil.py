@@ -143,3 +143,18 @@ def parse_elapsed_seconds(value: object) -> float | None:
         return parse_iso_duration(text).total_seconds()
     except ValueError:
         return None
+
+
+def cron_expression(ncrontab: str) -> str:
+    """The croniter form of an NCRONTAB schedule, as the Functions host reads it: 6 fields (seconds first) or 5
+    (no seconds). Raises ValueError for anything the host would refuse."""
+    from croniter import croniter
+
+    fields = ncrontab.split()
+    if len(fields) not in (5, 6):
+        raise ValueError(f"{ncrontab!r} is not an NCRONTAB expression: 6 fields (second minute hour day month "
+                         "weekday) or 5 (minute hour day month weekday)")
+    expression = " ".join(fields[1:] + fields[:1]) if len(fields) == 6 else " ".join(fields)
+    if not croniter.is_valid(expression):
+        raise ValueError(f"{ncrontab!r} is not a valid NCRONTAB expression")
+    return expression

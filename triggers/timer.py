@@ -23,6 +23,7 @@ from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.plan import PlanError
 from pgflex_restore.drills.records import alert_message
 from pgflex_restore.drills.run import build_run_input, load_plan, run_id_for, scheduled_occurrence
+from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import format_datetime, parse_service_datetime
 from triggers._start import start_instance_once
@@ -33,13 +34,18 @@ DRILL_TIMER = "drill_timer"
 bp = df.Blueprint()
 
 
-def drill_schedule() -> str:
-    """DRILL_SCHEDULE, validated, or DESIGN.md's default (daily 03:00 UTC).
+def drill_schedule() -> str | None:
+    """DRILL_SCHEDULE, validated, or DESIGN.md's default (daily 03:00 UTC); None when it is invalid.
 
     Read when the app is indexed rather than bound as ``%DRILL_SCHEDULE%``: a %-binding has no default, and the
-    host refuses to start a function whose setting is missing.
+    host refuses to start a function whose setting is missing. An invalid schedule leaves the drill timer out
+    (with an error in the host log) instead of failing the index, which would take the restore API down with it.
     """
-    return Settings.from_env({"DRILL_SCHEDULE": os.environ.get("DRILL_SCHEDULE", "")}).drill_schedule
+    try:
+        return Settings.from_env({"DRILL_SCHEDULE": os.environ.get("DRILL_SCHEDULE", "")}).drill_schedule
+    except ConfigurationError as exc:
+        log.error("restore drills are off: the drill timer is not registered because %s", exc)
+        return None
 
 
 def scheduled_time(status: dict[str, Any] | None, schedule: str, now: datetime) -> datetime:
@@ -59,8 +65,6 @@ def report_bad_plan(run_id: str, error: PlanError) -> None:
     alerts_queue(get_settings().drill_alerts_queue).send_message(json.dumps(alert, sort_keys=True))
 
 
-@bp.timer_trigger(schedule=drill_schedule(), arg_name="timer", run_on_startup=False, use_monitor=True)
-@bp.durable_client_input(client_name="client")
 async def drill_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     settings = get_settings()
     if not settings.drill_plan:
@@ -84,3 +88,9 @@ async def drill_timer(timer: func.TimerRequest, client: df.DurableOrchestrationC
         log.info("drill run %s started for %s", run_id, format_datetime(scheduled))
     else:
         log.info("drill run %s already exists; this firing starts nothing", run_id)
+
+
+_SCHEDULE = drill_schedule()
+if _SCHEDULE is not None:
+    bp.timer_trigger(schedule=_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=True)(
+        bp.durable_client_input(client_name="client")(drill_timer))

@@ -14,7 +14,7 @@ from typing import Any
 
 from pgflex_restore.plan import PollBounds
 from pgflex_restore.settings import Settings
-from pgflex_restore.timeutil import format_datetime
+from pgflex_restore.timeutil import cron_expression, format_datetime
 
 from .plan import DrillPlan, load_plan_text, parse_plan
 
@@ -41,8 +41,7 @@ def scheduled_occurrence(schedule: str, moment: datetime) -> datetime:
     """The latest occurrence of an NCRONTAB schedule (seconds first) at or before ``moment``."""
     from croniter import croniter
 
-    fields = schedule.split()
-    expression = " ".join(fields[1:] + fields[:1]) if len(fields) == 6 else schedule
+    expression = cron_expression(schedule)
     base = moment.astimezone(UTC)
     if croniter.match(expression, base):
         return base.replace(microsecond=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from devhost import DevHost
 
@@ -173,3 +174,26 @@ def test_suspend_holds_events_until_resume_and_restart_reuses_the_input(host: De
     host.wait_for("again")
     assert post_json(host, "/api/ops/restart/again")[2] == "again"
     assert host.wait_for("again").output == {"k": "v"}
+
+
+def test_a_burst_of_concurrent_connections_is_answered_without_resets(host: DevHost) -> None:
+    """Fifty callers connect at once: every one gets its answer (the host queues connections, it never resets)."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+
+    target = urlsplit(host.http_base)
+    barrier = threading.Barrier(50)
+
+    def call(_: int) -> bytes:
+        with socket.create_connection((target.hostname or "127.0.0.1", target.port or 80), timeout=30) as sock:
+            barrier.wait(timeout=30)
+            sock.sendall(b"GET /api/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+            return answer
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        answers = list(pool.map(call, range(50)))
+    assert all(a.startswith(b"HTTP/1.") and b" 200 " in a.split(b"\r\n", 1)[0] for a in answers)

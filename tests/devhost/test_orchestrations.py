@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import Any
@@ -68,9 +69,13 @@ def test_retry_history_matches_the_protocol(host: DevHost) -> None:
     # CurrentUtcDateTime ("Dummy timer for back-compat", since Azure/durabletask#661, January 2022), and the
     # Python SDK's RetryAbleTask waits for that extra timer before it raises.
     failed = next(e for e in state.history if e["EventType"] == EventType.TaskFailed)
-    assert failed["Reason"] == "Activity function 'always_fails' failed: nope: x"
-    assert "ValueError: nope: x" in failed["Details"]
-    assert state.output.startswith("Activity function 'always_fails' failed: nope: x \n ")
+    # TaskActivityShim: "Activity function '<name>' failed: " + the text between "\nException:" and "\nStack:" of
+    # the host's RpcException (OutOfProcExceptionHelpers), so the worker's "<Type>: <message>" with its space.
+    assert failed["Reason"] == "Activity function 'always_fails' failed:  ValueError: nope: x"
+    cause = json.loads(failed["Details"])
+    assert cause["Message"] == " ValueError: nope: x"
+    assert cause["InnerException"]["Message"].startswith("Result: Failure\nException: ValueError: nope: x\nStack: ")
+    assert state.output.startswith("Activity function 'always_fails' failed:  ValueError: nope: x \n ")
     assert len(host.activity_calls) == 3 and all(c.error == "nope: x" for c in host.activity_calls)
 
 
@@ -310,3 +315,14 @@ def test_a_sub_orchestration_id_that_exists_is_dropped_and_the_parent_waits_fore
     assert host.get("child-1").parent_instance_id == "parent-1"  # the finished child was not replaced
     assert host.engine.dropped_starts == [
         "sub-orchestration start for existing instance 'child-1' (Completed) dropped; 'parent-2' will wait forever"]
+
+
+def test_a_terminated_child_fails_the_parents_task_with_the_terminate_reason(host: DevHost) -> None:
+    """TaskOrchestrationDispatcher: SubOrchestrationInstanceFailed(Reason=<terminate reason>, Details=None)."""
+    host.start_orchestration("parent_of_waiter", instance_id="p")
+    host.wait_idle()
+    host.terminate("p-child", "operator stopped it")
+    state = host.wait_for("p")
+    failed = next(e for e in state.history if e["EventType"] == EventType.SubOrchestrationInstanceFailed)
+    assert (failed["Reason"], failed["Details"]) == ("operator stopped it", None)
+    assert state.output.startswith("child ended: operator stopped it")

@@ -117,6 +117,12 @@ class Stack:
         output: dict[str, Any] = state.output
         return output
 
+    def reruns(self, *activities: str) -> int:
+        """How often the host re-ran these activities after their outcome was lost (DEVHOST_REDELIVERY): each re-run
+        repeats the activity's ARM request, so exact request counts grow by this much under re-delivery."""
+        return sum(1 for name, _, _, point in self.host.engine.redelivered
+                   if point == "after" and (not activities or name in activities))
+
     def instance(self, instance_id: str) -> InstanceState | None:
         """The instance's state, or None before it exists."""
         try:

@@ -20,7 +20,7 @@ def test_throttling_server_errors_and_expired_tokens_are_waited_out(azurite: Azu
         stack.emulator.inject_fault("status", count=3, status=503, path="/backupJobs/")
         result = stack.run(stack.request_body(requestId="faulty"))
         assert result["status"] == "succeeded", result
-        assert result["retries"] >= 5
+        assert result["retries"] + stack.reruns() >= 5  # a fault met by a lost delivery is retried by the host
         throttled = [r for r in stack.arm_requests() if r["status"] == 429]
         assert len(throttled) == 2
         unauthorized = [r for r in stack.arm_requests() if r["status"] == 401]
@@ -103,7 +103,7 @@ def test_day_long_job_keeps_every_history_under_300_events(azurite: Azurite) -> 
         result = stack.run(stack.request_body(requestId="long"), timeout=300)
         assert result["status"] == "succeeded", result
         job_gets = len(stack.arm_requests("GET", "/backupJobs/"))
-        assert 2880 <= job_gets <= 2890
+        assert 2880 <= job_gets - stack.reruns("get_job") <= 2890
         largest = max(len(h) for inst in stack.host.instances() for h in inst.executions)
         assert largest <= 300, largest
         tracker = stack.host.get("restore-long:job")

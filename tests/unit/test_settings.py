@@ -92,7 +92,7 @@ def test_all_bad_settings_reported_at_once() -> None:
         "RESTORE_REQUESTS_QUEUE": "Bad_Queue",
         "RESTORE_VAULTS": "/subscriptions/s",
         "ALERT_RESTORE_TARGET": "https://example.com/c",
-        "DRILL_SCHEDULE": "0 3 * * *",
+        "DRILL_SCHEDULE": "0 3 * *",  # 4 fields: neither NCRONTAB form
         "MAX_TRANSIENT_RETRIES": "-2",
     }
     with pytest.raises(ConfigurationError) as info:
@@ -134,3 +134,10 @@ def test_get_settings_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     reset_settings_cache()
     assert get_settings().api_version == "2026-06-01"
     reset_settings_cache()
+
+
+def test_drill_schedule_takes_both_ncrontab_forms_and_refuses_invalid_fields() -> None:
+    assert Settings.from_env({"DRILL_SCHEDULE": "30 2 * * 1-5"}).drill_schedule == "30 2 * * 1-5"
+    assert Settings.from_env({"DRILL_SCHEDULE": "0 30 2 * * *"}).drill_schedule == "0 30 2 * * *"
+    with pytest.raises(ConfigurationError, match="not a valid NCRONTAB expression"):
+        Settings.from_env({"DRILL_SCHEDULE": "0 61 2 * * *"})

@@ -148,3 +148,12 @@ def echo_orch(context: df.DurableOrchestrationContext):
 def setting_orch(context: df.DurableOrchestrationContext):
     value = yield context.call_activity("read_setting", "DEVHOST_SAMPLE_SETTING")
     return value
+
+
+@bp.orchestration_trigger(context_name="context")
+def parent_of_waiter(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_sub_orchestrator("wait_forever", None, f"{context.instance_id}-child")
+    except Exception as exc:
+        return f"child ended: {exc}"
+    return "child completed"
