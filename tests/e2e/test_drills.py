@@ -83,6 +83,13 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
         assert records["pg-missing"]["problems"][0]["database"] == "reporting"
 
         alerts = drills.alerts()
+        if drills.stack.reruns("drill_send_alert"):
+            # At least once: a re-run alert activity sends its message again, with the same alertId to dedupe on.
+            by_id: dict[str, set[str]] = {}
+            for a in alerts:
+                by_id.setdefault(a["alertId"], set()).add(a["server"])
+            assert all(len(servers) == 1 for servers in by_id.values())
+            alerts = list({a["alertId"]: a for a in alerts}.values())
         assert sorted(a["server"] for a in alerts) == sorted(n for n, (s, _) in expected.items() if s == "failed")
         by_server = {a["server"]: a for a in alerts}
         for name, (_, reason) in expected.items():
