@@ -43,8 +43,11 @@ class QueuePoller:
         self.bindings = bindings
         self.queue_name = resolve_setting(str(info.trigger["queueName"]),
                                           what=f"queue function {info.name} queueName").lower()
-        self.client = QueueClient.from_connection_string(connection_string, self.queue_name)
-        self.poison = QueueClient.from_connection_string(connection_string, f"{self.queue_name}-poison")
+        # The listener's own loop backs off after a failed poll, as the host's queue listener does; the SDK's
+        # retries would only hold a poll (and the virtual clock with it) for minutes while storage is down.
+        fail_fast = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 30}
+        self.client = QueueClient.from_connection_string(connection_string, self.queue_name, **fail_fast)
+        self.poison = QueueClient.from_connection_string(connection_string, f"{self.queue_name}-poison", **fail_fast)
         self.busy = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"devhost-queue-{self.queue_name}", daemon=True)
@@ -65,7 +68,11 @@ class QueuePoller:
         """Messages still in the queue, visible or waiting out a retry's visibility timeout."""
         if self.busy:
             return True
-        count = self.client.get_queue_properties().approximate_message_count
+        try:
+            count = self.client.get_queue_properties().approximate_message_count
+        except Exception as exc:  # storage is down: nothing can be delivered now, so nothing is pending
+            log.debug("queue %s unreachable: %s", self.queue_name, exc)
+            return False
         return bool(count)
 
     def _loop(self) -> None:
@@ -73,8 +80,8 @@ class QueuePoller:
         while not self._stop.is_set():
             try:
                 got = self.poll_once()
-            except Exception:
-                log.exception("polling queue %s failed", self.queue_name)
+            except Exception as exc:
+                log.warning("polling queue %s failed (%s); backing off", self.queue_name, type(exc).__name__)
                 got = 0
             delay = 0.05 if got else min(delay * 2, 1.0, self.settings.max_polling_interval or 1.0)
             self._stop.wait(delay)

@@ -79,3 +79,23 @@ def test_http_queue_output_binding_feeds_the_queue_trigger(storage_host: DevHost
     assert storage_host.call_http("POST", "/api/enqueue", body)[0] == 202
     state = storage_host.wait_for("via-output", timeout=20)  # waits for the instance to appear, too
     assert state.output == ["Hello Outbound!"]
+
+
+def test_a_storage_outage_delays_the_pollers_but_never_stops_durable_timers(clock: VirtualClock,
+                                                                              queue_name: str) -> None:
+    """Azurite dies while the host runs: queue polling fails and backs off, but a day of durable timers still runs
+    on the virtual clock (the pollers' failing retries must not hold the clock)."""
+    from devhost.azurite import start_azurite
+
+    own = start_azurite()
+    env = {**SAMPLE_ENV, "WORK_QUEUE": queue_name}
+    try:
+        with DevHost.load("sample_app.function_app", clock=clock, env=env,
+                          storage_connection_string=own.connection_string) as host:
+            host.wait_idle(timeout=20)
+            own.stop()
+            state = host.wait_for(host.start_orchestration("long_timer_orch"), timeout=60)
+            assert state.runtime_status == "Completed"
+            host.wait_idle(timeout=30)
+    finally:
+        own.stop()
