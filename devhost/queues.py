@@ -45,9 +45,10 @@ class QueuePoller:
                                           what=f"queue function {info.name} queueName").lower()
         # The listener's own loop backs off after a failed poll, as the host's queue listener does; the SDK's
         # retries would only hold a poll (and the virtual clock with it) for minutes while storage is down.
-        fail_fast = {"retry_total": 0, "connection_timeout": 5, "read_timeout": 30}
-        self.client = QueueClient.from_connection_string(connection_string, self.queue_name, **fail_fast)
-        self.poison = QueueClient.from_connection_string(connection_string, f"{self.queue_name}-poison", **fail_fast)
+        self.client = QueueClient.from_connection_string(connection_string, self.queue_name, retry_total=0,
+                                                         connection_timeout=5, read_timeout=30)
+        self.poison = QueueClient.from_connection_string(connection_string, f"{self.queue_name}-poison",
+                                                         retry_total=0, connection_timeout=5, read_timeout=30)
         self.busy = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"devhost-queue-{self.queue_name}", daemon=True)
