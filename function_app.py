@@ -1,11 +1,16 @@
-"""Composition root: creates the Durable Functions app and registers every blueprint. Nothing else."""
+"""Composition root: checks the settings once, creates the Durable Functions app, registers every blueprint."""
+
+import logging
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from activities import drill_results, drills, jobs, recovery_points, restore_ops
 from orchestrations import drill, job_tracking, restore
+from pgflex_restore.settings import validate_at_startup
 from triggers import drills_http, http, queue, timer
+
+validate_at_startup(logging.getLogger("pgflex_restore"))
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

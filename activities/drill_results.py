@@ -14,8 +14,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities._drill_storage import alerts_queue, container_client, results_table
 from activities.payload import Payload
+from clients import alerts_queue, container_client, results_table
 from pgflex_restore.drills.records import instance_entity, summary_entity
 from pgflex_restore.drills.run import FILES_ROOT, run_time
 from pgflex_restore.drills.verify import HEAD_CACHE, BlobFile, verify_restored_files

@@ -77,7 +77,7 @@ def app_env(emulator_env: dict[str, str], target: str = TARGET, **extra: str) ->
 def restore_plan(env: dict[str, str], instance: str, restore_id: str, target: str = TARGET) -> dict[str, Any]:
     """The orchestration input the HTTP starter would build for a restore of ``instance``'s latest point."""
     from pgflex_restore.models import RestoreRequest
-    from pgflex_restore.plan import RestorePlan
+    from pgflex_restore.restore_plan import RestorePlan
     from pgflex_restore.settings import Settings
 
     settings = Settings.from_env(env)
@@ -89,11 +89,11 @@ def restore_plan(env: dict[str, str], instance: str, restore_id: str, target: st
 
 def reset_app_caches() -> None:
     """The app caches settings and credentials per process; a bench that starts a new emulator resets them."""
-    from activities._arm import reset_credentials
+    import clients
     from pgflex_restore.settings import reset_settings_cache
 
     reset_settings_cache()
-    reset_credentials()
+    clients.reset()
 
 
 @dataclass

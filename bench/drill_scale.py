@@ -64,7 +64,7 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
         batches_per_generation: int | None = None) -> dict[str, Any]:
     from azure.storage.blob import BlobServiceClient
 
-    from activities._drill_storage import forget_created
+    import clients
     from devhost.azurite import start_azurite
     from orchestrations.drill import DRILL_RUN_ORCHESTRATION
     from pgflex_restore.drills.plan import parse_plan
@@ -79,7 +79,7 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
         extra = {"DRILL_RESULTS_TABLE": "benchdrills", "DRILL_ALERTS_QUEUE": "bench-drill-alerts",
                  "RESTORE_VAULTS": vault_id(), "RESTORE_REQUESTS_QUEUE": "bench-restore-requests"}
         reset_settings_cache()
-        forget_created()
+        clients.reset()
         if use_tracemalloc:
             tracemalloc.start()
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -114,7 +114,7 @@ def run(instances: int, concurrency: int, use_tracemalloc: bool,
     finally:
         azurite.stop()
         reset_settings_cache()
-        forget_created()
+        clients.reset()
     measured = {"summary": summary, "makespan": makespan, "requests": requests, "stats": stats,
                 "run_history": run_history, "run_replayed": run_replayed, "all_replayed": all_replayed,
                 "wall": wall, "rss_before": rss_before, "rss_peak": rss_peak,

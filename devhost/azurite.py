@@ -80,6 +80,8 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()  # the reader thread has seen the end of the output
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
@@ -118,6 +120,9 @@ def start_azurite(timeout: float = 30.0) -> Azurite:
     threading.Thread(target=read, name="azurite-output", daemon=True).start()
     if not ready.wait(timeout) or len(found) != 3:
         process.kill()
+        process.wait(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
         shutil.rmtree(workdir, ignore_errors=True)
         raise AzuriteError("Azurite did not start:\n" + "".join(output[-20:]))
     return Azurite(process, AzuriteEndpoints(found["blob"], found["queue"], found["table"]), workdir)

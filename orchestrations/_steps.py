@@ -83,7 +83,7 @@ class ArmSteps:
     def call_once(self, activity: str, payload: dict[str, Any]) -> Steps:
         """One activity call; a crash becomes an error dict so callers handle every failure the same way."""
         try:
-            result = yield self.context.call_activity(activity, payload)
+            result = yield self.context.call_activity(activity, payload, expected_type=dict)
         except Exception as exc:  # the host hands over only the text: "Activity function 'x' failed: ..."
             message = str(exc).split("\n")[0].strip()
             return {"ok": False, "error": {"code": "ActivityFailed", "message": message, "retryable": True,

@@ -37,7 +37,8 @@ from pgflex_restore.drills.records import (
 )
 from pgflex_restore.drills.targets import drill_targets
 from pgflex_restore.parsing import RecoveryPoint
-from pgflex_restore.plan import PollBounds, RestorePlan
+from pgflex_restore.polling import PollPolicy
+from pgflex_restore.restore_plan import RestorePlan
 from pgflex_restore.timeutil import parse_datetime
 
 DRILL_RUN_ORCHESTRATION = "drill_run_orchestrator"
@@ -58,7 +59,7 @@ bp = df.Blueprint()
 
 
 def _steps(context: df.DurableOrchestrationContext, restore: dict[str, Any], board: StatusBoard) -> ArmSteps:
-    policy = PollBounds.from_dict(restore["poll"]).policy()
+    policy = PollPolicy.from_dict(restore["poll"])
     deadline = context.current_utc_datetime + BOOKKEEPING_DEADLINE
     return ArmSteps(context, policy, deadline, int(restore["maxTransientRetries"]), board)
 
@@ -68,7 +69,7 @@ class DrillRun:
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
-        self.input: dict[str, Any] = dict(context.get_input() or {})
+        self.input: dict[str, Any] = dict(context.get_input(expected_type=dict) or {})
         self.run_id: str = self.input["runId"]
         raw_plan = self.input["plan"]
         self.plan = parse_plan(raw_plan, allowlist=[raw_plan["container"]])
@@ -123,7 +124,7 @@ class DrillRun:
                 return False
             tasks = [
                 self.context.call_sub_orchestrator(DRILL_INSTANCE_ORCHESTRATION, self.instance_input(t, start + n),
-                                                   f"{self.run_id}:{start + n:04d}")
+                                                   f"{self.run_id}:{start + n:04d}", expected_type=dict)
                 for n, t in enumerate(targets[start:start + size])
             ]
             done = yield self.context.task_all(tasks)
@@ -182,7 +183,7 @@ class InstanceDrill:
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
-        self.input: dict[str, Any] = dict(context.get_input() or {})
+        self.input: dict[str, Any] = dict(context.get_input(expected_type=dict) or {})
         self.target: dict[str, Any] = self.input["target"]
         self.run_id: str = self.input["runId"]
         self.board = StatusBoard(context, phase="checking", runId=self.run_id, backupInstance=self.target["id"])
@@ -227,7 +228,8 @@ class InstanceDrill:
             return (yield from self.finish(FAILED, choice.failure or "no-recovery-point", choice.message))
         self.board.update(phase="restoring", recoveryPoint=choice.point.id)
         result = yield self.context.call_sub_orchestrator(
-            RESTORE_ORCHESTRATION, self.restore_plan(choice.point).to_dict(), f"{self.context.instance_id}:restore")
+            RESTORE_ORCHESTRATION, self.restore_plan(choice.point).to_dict(), f"{self.context.instance_id}:restore",
+            expected_type=dict)
         self.note_restore(result)
         if result.get("status") != "succeeded":
             error = result.get("error") or {}
@@ -259,7 +261,7 @@ class InstanceDrill:
         }
         return RestorePlan(
             restore_id=f"{self.context.instance_id}:restore", request=request, backup_instance=self.target["id"],
-            validate_only=False, poll=PollBounds.from_dict(restore["poll"]),
+            validate_only=False, poll=PollPolicy.from_dict(restore["poll"]),
             timeout_seconds=float(restore["timeoutSeconds"]),
             max_transient_retries=int(restore["maxTransientRetries"]),
             origin={"via": "drill", "runId": self.run_id},

@@ -14,7 +14,7 @@ import azure.durable_functions as df
 
 from activities.jobs import GET_JOB
 from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
-from pgflex_restore.plan import PollBounds
+from pgflex_restore.polling import PollPolicy
 
 TRACK_JOB = "track_job_orchestrator"
 
@@ -22,7 +22,7 @@ bp = df.Blueprint()
 
 
 def tracking_input(
-    vault: str, job_id: str, *, deadline: datetime, poll: PollBounds, max_retries: int, polls_per_generation: int
+    vault: str, job_id: str, *, deadline: datetime, poll: PollPolicy, max_retries: int, polls_per_generation: int
 ) -> dict[str, Any]:
     return {
         "vault": vault,
@@ -39,13 +39,13 @@ def tracking_input(
 
 
 def track_job(context: df.DurableOrchestrationContext) -> Steps:
-    state: dict[str, Any] = dict(context.get_input() or {})
-    poll = PollBounds.from_dict(state["poll"])
+    state: dict[str, Any] = dict(context.get_input(expected_type=dict) or {})
+    poll = PollPolicy.from_dict(state["poll"])
     board = StatusBoard(
         context, phase="tracking", jobId=state["jobId"], polls=state["polls"], generation=state["generation"]
     )
     steps = ArmSteps(
-        context, poll.policy(), datetime.fromisoformat(state["deadline"]), int(state["maxTransientRetries"]), board,
+        context, poll, datetime.fromisoformat(state["deadline"]), int(state["maxTransientRetries"]), board,
         arm_calls=int(state["armCalls"]), retries=int(state["retries"]),
     )
     polls = int(state["polls"])

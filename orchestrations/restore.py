@@ -21,7 +21,7 @@ from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.parsing import RecoveryPoint
-from pgflex_restore.plan import RestorePlan
+from pgflex_restore.restore_plan import RestorePlan
 from pgflex_restore.selection import choose_source_store
 
 RESTORE_ORCHESTRATION = "restore_orchestrator"
@@ -38,11 +38,11 @@ class RestoreRun:
 
     def __init__(self, context: df.DurableOrchestrationContext) -> None:
         self.context = context
-        self.plan = RestorePlan.from_dict(dict(context.get_input() or {}))
+        self.plan = RestorePlan.from_dict(dict(context.get_input(expected_type=dict) or {}))
         self.started = context.current_utc_datetime
         self.deadline = self.started + timedelta(seconds=self.plan.timeout_seconds)
         self.board = StatusBoard(context, phase="selecting", restoreId=self.plan.restore_id)
-        self.steps = ArmSteps(context, self.plan.poll.policy(), self.deadline, self.plan.max_transient_retries,
+        self.steps = ArmSteps(context, self.plan.poll, self.deadline, self.plan.max_transient_retries,
                               self.board)
         target = self.plan.request.get("target", {})
         self.result: dict[str, Any] = {
@@ -200,6 +200,7 @@ class RestoreRun:
                                max_retries=self.plan.max_transient_retries,
                                polls_per_generation=self.plan.polls_per_generation),
                 f"{self.context.instance_id}:job",
+                expected_type=dict,
             )
         except Exception as exc:  # the tracker failed (a bug) or was terminated: still give a result record
             return self.finish("failed", {

@@ -35,7 +35,7 @@ from .errors import (
     ThrottledError,
     TransportError,
 )
-from .ids import BackupInstanceId, RecoveryPointId, VaultId, job_arm_id, job_guid
+from .ids import BackupInstanceId, RecoveryPointId, VaultId, job_guid
 from .models import RecoveryPointChoice, RestoreRequest
 from .polling import PollPolicy
 from .settings import Settings, get_settings, reset_settings_cache
@@ -62,7 +62,6 @@ __all__ = [
     "TransportError",
     "VaultId",
     "get_settings",
-    "job_arm_id",
     "job_guid",
     "reset_settings_cache",
 ]

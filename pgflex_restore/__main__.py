@@ -1,7 +1,8 @@
-"""``python -m pgflex_restore``: the command line (see pgflex_restore/cli.py)."""
+"""`python -m pgflex_restore`: hands over to the command line in `cli/` (a development and pipeline tool, not
+deployed with the Functions app)."""
 
 import sys
 
-from pgflex_restore.cli import main
+from cli.restore import main
 
 sys.exit(main())

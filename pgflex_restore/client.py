@@ -22,7 +22,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .cloud_error import header, parse_cloud_error
 from .errors import DataProtectionError, TransportError
-from .ids import BackupInstanceId, RecoveryPointId, VaultId, job_guid
+from .ids import BackupInstanceId, VaultId, job_guid
 from .jobs import Job, parse_job
 from .lro import AsyncOperation, OperationPoll, OperationResultPoll
 from .parsing import (
@@ -33,7 +33,7 @@ from .parsing import (
     parse_operation_status,
     parse_recovery_point,
 )
-from .targets import is_loopback_host
+from .target_urls import is_loopback_host
 from .timeutil import format_filter_datetime
 
 if TYPE_CHECKING:
@@ -142,21 +142,6 @@ class DataProtectionClient:
         self._credential = credential
         self._credential_factory = credential_factory
         self._session = session or requests.Session()
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, credential: TokenCredential | None = None, *, session: requests.Session | None = None
-    ) -> DataProtectionClient:
-        """A client configured from Settings; builds the credential (and its refresh factory) when none is given."""
-        factory = None if credential is not None else (lambda: make_credential(settings))
-        return cls(
-            settings.arm_endpoint,
-            settings.api_version,
-            credential if credential is not None else make_credential(settings),
-            session=session,
-            timeout=settings.http_timeout,
-            credential_factory=factory,
-        )
 
     @property
     def session(self) -> requests.Session:
@@ -318,13 +303,6 @@ class DataProtectionClient:
             except ValueError as exc:
                 logger.warning("skipping an unusable recovery point of %s: %s", bi, exc)
         return points
-
-    def get_recovery_point(self, bi: BackupInstanceId, recovery_point_id: str) -> RecoveryPoint:
-        """RecoveryPoints_Get. :raises NotFoundError: no such point. :raises ApiError, TransportError:"""
-        path = RecoveryPointId(bi, recovery_point_id).path
-        response = self._send("GET", self._url(path))
-        self._check(response)
-        return parse_recovery_point(self._json(response))
 
     def validate_restore(self, bi: BackupInstanceId, restore_body: Mapping[str, Any]) -> AsyncOperation:
         """BackupInstances_ValidateForRestore with the body wrapped as ValidateRestoreRequestObject.

@@ -15,8 +15,8 @@
                ├── ThrottledError    429
                └── ServerError       5xx
 
-DataProtectionError subclasses cross the Durable Functions boundary as dicts: ``to_dict()`` in the activity,
-``DataProtectionError.from_dict()`` in the orchestrator rebuilds the same class.
+DataProtectionError subclasses cross the Durable Functions boundary as plain dicts (``to_dict()`` in the activity);
+the orchestrator reads those dicts (code, message, retryability, Retry-After) and never rebuilds the exception.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class DataProtectionError(PgflexError):
         return False
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON that ``from_dict`` turns back into the same class (the durable boundary)."""
+        """Plain JSON for the durable boundary: what the orchestrator and the result record read."""
         return {
             "type": type(self).__name__,
             "message": self.message,
@@ -122,35 +122,6 @@ class DataProtectionError(PgflexError):
             "advice": self.advice,
             "outcome_unknown": self.outcome_unknown,
         }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DataProtectionError:
-        """Rebuild the subclass named by ``data["type"]`` (unknown names fall back by HTTP status)."""
-        kind = str(data.get("type", ""))
-        if kind == "TransportError":
-            return TransportError(
-                str(data.get("message", "")),
-                request_sent=bool(data.get("request_sent", True)),
-                advice=str(data.get("advice", "")) or None,
-            )
-        if "status" in data:
-            status = int(data["status"])
-            target_cls = _API_CLASSES.get(kind) or api_error_class(status)
-            return target_cls(
-                status=status,
-                code=str(data.get("code", "")),
-                message=str(data.get("message", "")),
-                target=_opt_str(data.get("target")),
-                details=[d for d in data.get("details") or [] if isinstance(d, dict)],
-                request_id=_opt_str(data.get("request_id")),
-                correlation_id=_opt_str(data.get("correlation_id")),
-                retry_after=_opt_str(data.get("retry_after")),
-            )
-        return DataProtectionError(
-            str(data.get("message", "")),
-            retryable=bool(data.get("retryable", False)),
-            advice=str(data.get("advice", "")),
-        )
 
 
 class TransportError(DataProtectionError):
@@ -349,7 +320,3 @@ def _content_advice(lowered: str) -> str:
     if "crosstenant" in lowered:
         return "set AllowCrossTenantReplication=true on the target storage account"
     return "fix the request as the service's message says; it will not succeed unchanged"
-
-
-def _opt_str(value: object) -> str | None:
-    return None if value is None else str(value)

@@ -197,8 +197,3 @@ def job_guid(job_id: str) -> str:
         if len(segments) < 2 or segments[-2].lower() != "backupjobs":
             raise ArmIdError(f"backupJobs segment missing in {job_id!r}")
     return _check_part("job id", last)
-
-
-def job_arm_id(vault: VaultId, guid: str) -> str:
-    """The full ARM id of a job in a vault."""
-    return f"{vault.path}/backupJobs/{job_guid(guid)}"

@@ -6,16 +6,10 @@ the Retry-After the service sent. Each is JSON-able because it is the continuati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .parsing import OperationStatus
-
-
-def _opt(data: Mapping[str, Any], key: str) -> str | None:
-    value = data.get(key)
-    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -38,19 +32,6 @@ class AsyncOperation:
         """JSON form."""
         return dict(self.__dict__)
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AsyncOperation:
-        """Inverse of to_dict."""
-        return cls(
-            status_url=_opt(data, "status_url"),
-            result_url=_opt(data, "result_url"),
-            retry_after=_opt(data, "retry_after"),
-            job_id=_opt(data, "job_id"),
-            done=bool(data.get("done", False)),
-            request_id=_opt(data, "request_id"),
-            correlation_id=_opt(data, "correlation_id"),
-        )
-
 
 @dataclass(frozen=True)
 class OperationPoll:
@@ -62,11 +43,6 @@ class OperationPoll:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"status": self.status.to_dict(), "retry_after": self.retry_after}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OperationPoll:
-        """Inverse of to_dict."""
-        return cls(OperationStatus.from_dict(data["status"]), _opt(data, "retry_after"))
 
 
 @dataclass(frozen=True)
@@ -80,8 +56,3 @@ class OperationResultPoll:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return dict(self.__dict__)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OperationResultPoll:
-        """Inverse of to_dict."""
-        return cls(bool(data.get("done", False)), _opt(data, "job_id"), _opt(data, "retry_after"))

@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from .errors import TARGET_NOT_ALLOWED, FieldError, RequestValidationError
 from .ids import BackupInstanceId, RecoveryPointId
-from .targets import normalize_container_url
+from .target_urls import normalize_container_url
 from .timeutil import format_datetime, parse_datetime, parse_iso_duration
 
 RecoveryPointMode = Literal["latest", "id", "before"]

@@ -1,4 +1,4 @@
-"""How long to wait before the next poll or retry, and when to give up: pure, deterministic arithmetic.
+"""How long to wait before the next poll or retry: pure, deterministic arithmetic.
 
 Orchestrators replay, so nothing here reads the clock or draws random numbers: ``now`` is always passed in
 (``context.current_utc_datetime``) and backoff has no jitter.
@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgflex_restore.settings import Settings
 
 _SECONDS = re.compile(r"^\d{1,12}(?:\.\d+)?$")
 _MAX_ATTEMPT_EXPONENT = 60  # 2**60 * anything already exceeds every sane max_seconds
@@ -56,6 +61,19 @@ class PollPolicy:
                 f"{self.min_seconds} / {self.default_seconds} / {self.max_seconds}"
             )
 
+    def to_dict(self) -> dict[str, float]:
+        """The form that crosses the durable boundary (restore plans, tracker inputs, drill runs)."""
+        return {"min": self.min_seconds, "max": self.max_seconds, "default": self.default_seconds}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PollPolicy:
+        return cls(float(data["min"]), float(data["max"]), float(data["default"]))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollPolicy:
+        """POLL_MIN_SECONDS, POLL_MAX_SECONDS and POLL_DEFAULT_SECONDS."""
+        return cls(settings.poll_min_seconds, settings.poll_max_seconds, settings.poll_default_seconds)
+
     def clamp(self, seconds: float) -> float:
         """Keep a wait inside the bounds (a 0 s Retry-After must not become a hot loop)."""
         return min(self.max_seconds, max(self.min_seconds, seconds))
@@ -75,23 +93,3 @@ class PollPolicy:
             return self.clamp(seconds)
         exponent = min(max(attempt, 0), _MAX_ATTEMPT_EXPONENT)
         return self.clamp(self.default_seconds * (2**exponent))
-
-
-def deadline(start: datetime, timeout: timedelta) -> datetime:
-    """The instant a restore that began at ``start`` must be finished by."""
-    return start + timeout
-
-
-def wait_until(now: datetime, seconds: float, deadline: datetime) -> datetime:
-    """When a timer started ``now`` for ``seconds`` should fire, never later than ``deadline``."""
-    return min(now + timedelta(seconds=seconds), deadline)
-
-
-def is_past(now: datetime, deadline: datetime) -> bool:
-    """True once the deadline has been reached: stop polling and report a timeout."""
-    return now >= deadline
-
-
-def remaining_seconds(now: datetime, deadline: datetime) -> float:
-    """Seconds left before the deadline (0 when past), for custom status and logs."""
-    return max(0.0, (deadline - now).total_seconds())

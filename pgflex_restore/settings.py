@@ -1,11 +1,15 @@
 """The app's settings: read once from the environment, validated up front, then passed around frozen.
 
-A typo in an app setting must stop the app at start-up with the setting's name, not surface hours later as an
-odd restore failure; so ``from_env`` checks everything and reports every bad setting in one error.
+A typo in an app setting must show at start-up with the setting's name, not surface hours later as an odd
+restore failure; so ``from_env`` checks everything and reports every bad setting in one error, function_app.py
+validates once when the host loads the app (one error in the host log), and that outcome is kept: every later
+call gets the same Settings, or the same error, without reading the environment again. The app still loads with
+bad settings, so its HTTP routes can answer with that error instead of the host serving nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -18,8 +22,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 from .ids import VaultId
-from .polling import PollPolicy
-from .targets import is_loopback_host, normalize_container_url
+from .target_urls import is_loopback_host, normalize_container_url
 from .timeutil import cron_expression, parse_duration_or_seconds
 
 SUPPORTED_API_VERSIONS = ("2021-07-01", "2026-06-01")
@@ -109,10 +112,6 @@ class Settings:
             raise ConfigurationError({name: problems[name] for name in SETTING_NAMES if name in problems})
         return settings
 
-    def poll_policy(self) -> PollPolicy:
-        """The wait bounds as a PollPolicy."""
-        return PollPolicy(self.poll_min_seconds, self.poll_max_seconds, self.poll_default_seconds)
-
     @property
     def http_timeout(self) -> tuple[float, float]:
         """``(connect, read)`` as requests wants it."""
@@ -126,15 +125,30 @@ class Settings:
             return False
 
 
-_cached: Settings | None = None
+_cached: Settings | ConfigurationError | None = None
 
 
 def get_settings() -> Settings:
     """The process-wide Settings, read from ``os.environ`` on first use."""
     global _cached  # noqa: PLW0603 - one cache per process is the point
     if _cached is None:
-        _cached = Settings.from_env(os.environ)
+        try:
+            _cached = Settings.from_env(os.environ)
+        except ConfigurationError as exc:
+            _cached = exc
+    if isinstance(_cached, ConfigurationError):
+        raise _cached
     return _cached
+
+
+def validate_at_startup(log: logging.Logger) -> bool:
+    """Read and check the settings once, when the app is loaded; a bad one is logged as one clear error."""
+    try:
+        get_settings()
+    except ConfigurationError as exc:
+        log.error("%s. Fix the app settings and restart the app; until then every restore is refused.", exc)
+        return False
+    return True
 
 
 def reset_settings_cache() -> None:

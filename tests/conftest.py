@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import clients
 from devhost.azurite import Azurite, start_azurite
+from pgflex_restore.settings import SETTING_NAMES, reset_settings_cache
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SPEC_ROOT = REPO_ROOT.parent / "shared" / "azure-spec"
@@ -30,3 +33,24 @@ def spec_root() -> Path:
     if not SPEC_ROOT.is_dir():
         pytest.fail(f"the official API description is missing: expected {SPEC_ROOT} beside the repository")
     return SPEC_ROOT
+
+
+@pytest.fixture(autouse=True)
+def clean_environment() -> Iterator[None]:
+    """Each test starts without the app's settings in the environment (a developer's shell may hold some), with no
+    cached Settings or clients, and leaves the environment as it found it.
+
+    DEVHOST_* variables stay: they choose how devhost runs the whole suite (make test's concurrent and
+    re-delivery runs)."""
+    saved = dict(os.environ)
+    for name in (*SETTING_NAMES, "AzureWebJobsStorage", "TASKHUB_NAME"):
+        os.environ.pop(name, None)
+    reset_settings_cache()
+    clients.reset()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_settings_cache()
+        clients.reset()

@@ -15,7 +15,7 @@ import azure.durable_functions as df
 
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.models import RestoreRequest
-from pgflex_restore.plan import RestorePlan
+from pgflex_restore.restore_plan import RestorePlan
 from pgflex_restore.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities._drill_storage import results_table
+from clients import results_table
 from pgflex_restore.drills.dashboard import render_dashboard
 from pgflex_restore.drills.records import SUMMARY_ROW, record_from_entity
 from pgflex_restore.errors import ConfigurationError

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities._arm import arm_client
+from clients import arm_client
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.progress import merge_progress

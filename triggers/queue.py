@@ -16,7 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities._arm import arm_client
+from clients import arm_client
 from pgflex_restore.alerts import (
     Alert,
     AlertError,

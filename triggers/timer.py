@@ -18,7 +18,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities._drill_storage import alerts_queue
+from clients import alerts_queue
 from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.plan import PlanError
 from pgflex_restore.drills.records import alert_message

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pgflex_restore.ids import BackupInstanceId, VaultId
-from pgflex_restore.targets import normalize_container_url
+from pgflex_restore.target_urls import normalize_container_url
 from pgflex_restore.timeutil import format_iso_duration, parse_duration_or_seconds
 
 PLAN_KEYS = frozenset({

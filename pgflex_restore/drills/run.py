@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from pgflex_restore.plan import PollBounds
+from pgflex_restore.polling import PollPolicy
 from pgflex_restore.settings import Settings
 from pgflex_restore.timeutil import cron_expression, format_datetime
 
@@ -77,7 +77,7 @@ def build_run_input(run_id: str, scheduled: datetime, plan: DrillPlan, settings:
         "scheduledAt": format_datetime(scheduled),
         "plan": plan.to_dict(),
         "restore": {
-            "poll": PollBounds.from_settings(settings).to_dict(),
+            "poll": PollPolicy.from_settings(settings).to_dict(),
             "timeoutSeconds": timeout.total_seconds(),
             "maxTransientRetries": settings.max_transient_retries,
         },

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pgflex_restore.client import DataProtectionClient
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from dp_fakes import FakeCredential, TokenFactory
+from tests.client.dp_fakes import FakeCredential, TokenFactory
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import requests
-from dp_fakes import FakeCredential, TokenFactory, localize
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -31,6 +29,7 @@ from pgflex_restore.errors import (
 )
 from pgflex_restore.ids import BackupInstanceId, VaultId
 from pgflex_restore.settings import Settings
+from tests.client.dp_fakes import FakeCredential, TokenFactory, localize
 
 VERSIONS = ("2021-07-01", "2026-06-01")
 VAULT = VaultId("04cf684a-d41f-4550-9f70-7708a3a2283b", "000pikumar", "PratikPrivatePreviewVault1")
@@ -101,15 +100,6 @@ def test_unparsable_points_are_skipped(httpserver: HTTPServer, make_client: Make
     httpserver.expect_request(f"{BI.path}/recoveryPoints").respond_with_json(
         {"value": [good, {"name": "broken", "properties": {}}, "junk"]})
     assert [p.id for p in make_client().list_recovery_points(BI)] == ["ok"]
-
-
-@pytest.mark.parametrize("version", VERSIONS)
-def test_get_recovery_point(httpserver: HTTPServer, make_client: MakeClient, example: Example, version: str) -> None:
-    """RecoveryPoints_Get on the right path."""
-    body = example(version, "BackupInstanceOperations/GetRecoveryPoint.json")["responses"]["200"]["body"]
-    httpserver.expect_request(f"{BI.path}/recoveryPoints/{body['name']}",
-                              query_string={"api-version": version}).respond_with_json(body)
-    assert make_client(version).get_recovery_point(BI, body["name"]).id == body["name"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -456,19 +446,11 @@ def test_logs_hold_no_token_and_no_query(httpserver: HTTPServer, make_client: Ma
     assert "SECRETSAS" not in text and "token-1" not in text
 
 
-def test_from_settings_and_make_credential(monkeypatch: pytest.MonkeyPatch) -> None:
-    """from_settings takes endpoint, api-version and timeouts; make_credential picks the identity type."""
+def test_make_credential_picks_the_identity_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A configured client id means that user-assigned managed identity; none means azure-identity's default chain."""
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-    settings = Settings(arm_endpoint="http://127.0.0.1:9", api_version="2021-07-01", http_connect_timeout=1,
-                        http_read_timeout=2, client_id="00000000-0000-0000-0000-000000000001")
-    client = DataProtectionClient.from_settings(settings, FakeCredential())
-    assert (client.arm_endpoint, client.api_version, client.timeout) == ("http://127.0.0.1:9", "2021-07-01", (1, 2))
+    settings = Settings(arm_endpoint="http://127.0.0.1:9", client_id="00000000-0000-0000-0000-000000000001")
     assert isinstance(make_credential(settings), ManagedIdentityCredential)
     monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
     assert isinstance(make_credential(Settings()), DefaultAzureCredential)
-    built = DataProtectionClient.from_settings(settings)
-    assert isinstance(built._credential, ManagedIdentityCredential)
-    assert isinstance(built.session, requests.Session)
-    client.close()
-    built.close()

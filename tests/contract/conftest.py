@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from swagger import SwaggerSchemas
+from tests.contract.swagger import SwaggerSchemas
 
 API_VERSIONS = ("2021-07-01", "2026-06-01")
 

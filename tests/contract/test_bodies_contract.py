@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from swagger import SwaggerSchemas
 
 from pgflex_restore.bodies import build_restore_request, build_validate_request
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.models import RecoveryPointChoice, RestoreRequest
 from pgflex_restore.parsing import DataStoreDetails, RecoveryPoint
+from tests.contract.swagger import SwaggerSchemas
 
 VERSIONS = ("2021-07-01", "2026-06-01")
 BI = BackupInstanceId("s", "rg", "v", "pg-1")

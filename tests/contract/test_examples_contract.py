@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from swagger import SwaggerSchemas
 
 from pgflex_restore.ids import job_guid
 from pgflex_restore.parsing import (
@@ -16,6 +15,7 @@ from pgflex_restore.parsing import (
     parse_recovery_point,
 )
 from pgflex_restore.timeutil import parse_elapsed_seconds, parse_service_datetime
+from tests.contract.swagger import SwaggerSchemas
 
 VERSIONS = ("2021-07-01", "2026-06-01")
 

@@ -10,9 +10,11 @@ import pytest
 
 from devhost import DevHost, VirtualClock
 
+# The test apps (sample_app, timer_app, b64_app, rejected_apps) are imported as top-level modules, the way the
+# worker imports an app from its own folder; test helpers are imported as tests.devhost.<module>.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from devhost_testing import SAMPLE_ENV, START
+from tests.devhost.devhost_testing import SAMPLE_ENV, START
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from devhost_testing import SAMPLE_ENV, START
 
 from devhost import DevHost, NonDeterminismError, VirtualClock
 from devhost.history import EventType
+from tests.devhost.devhost_testing import SAMPLE_ENV, START
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
 

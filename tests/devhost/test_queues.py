@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
-from devhost_testing import SAMPLE_ENV
 
 from devhost import DevHost, VirtualClock
 from devhost.azurite import Azurite
+from tests.devhost.devhost_testing import SAMPLE_ENV
 
 pytestmark = pytest.mark.azurite
 

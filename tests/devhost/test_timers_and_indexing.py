@@ -8,10 +8,10 @@ from datetime import timedelta
 import azure.durable_functions as df
 import azure.functions as func
 import pytest
-from devhost_testing import SAMPLE_ENV, START
 
 from devhost import DevHost, IndexingError, VirtualClock
 from devhost.timers import Schedule
+from tests.devhost.devhost_testing import SAMPLE_ENV, START
 
 
 def outputs(host: DevHost) -> list[object]:

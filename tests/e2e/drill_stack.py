@@ -15,7 +15,7 @@ from typing import Any
 from azure.data.tables import TableServiceClient
 from azure.storage.queue import QueueClient
 
-from activities._drill_storage import forget_created
+import clients
 from devhost.azurite import Azurite
 from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.plan import parse_plan
@@ -76,9 +76,9 @@ def drill_stack(azurite: Azurite, instances: dict[str, dict[str, Any]], **kwargs
     tag = uuid.uuid4().hex[:8]
     table, queue = f"drills{n}t{tag}", f"drill-alerts-{n}-{tag}"
     extra_env = {"DRILL_RESULTS_TABLE": table, "DRILL_ALERTS_QUEUE": queue, **kwargs.pop("extra_env", {})}
-    forget_created()
+    clients.reset()
     try:
         with running_stack(azurite, instances, extra_env=extra_env, **kwargs) as stack:
             yield DrillStack(stack, table, queue)
     finally:
-        forget_created()
+        clients.reset()

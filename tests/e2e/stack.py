@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from azure.storage.blob import BlobServiceClient
 
-from activities._arm import reset_credentials
+import clients
 from devhost import DevHost, InstanceNotFoundError, InstanceState, VirtualClock
 from devhost.azurite import Azurite
 from emulator import EmulatorServer
@@ -202,10 +202,10 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
             **(extra_env or {}),
         }
         reset_settings_cache()
-        reset_credentials()
+        clients.reset()
         host = stack.enter_context(DevHost.load("function_app", clock=clock, env=env,
                                                 storage_connection_string=azurite.connection_string,
                                                 **(host_options or {})))
-        stack.callback(reset_credentials)
+        stack.callback(clients.reset)
         stack.callback(reset_settings_cache)
         yield Stack(clock, emulator, host, azurite, container, container_url, queue)

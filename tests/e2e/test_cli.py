@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from activities._arm import reset_credentials
+import clients
+from cli.restore import main
 from emulator import EmulatorServer
-from pgflex_restore.cli import main
 from pgflex_restore.settings import reset_settings_cache
 from tests.e2e.stack import backup_instance, instance_id, scenario
 
@@ -30,9 +30,9 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
                            "POLL_DEFAULT_SECONDS": "0.5"}.items():
             monkeypatch.setenv(key, value)
         reset_settings_cache()
-        reset_credentials()
+        clients.reset()
         yield server
-        reset_credentials()
+        clients.reset()
         reset_settings_cache()
 
 

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from activities._arm import reset_credentials
-from activities._drill_storage import forget_created
+import clients
+from cli.restore import main
 from devhost.azurite import Azurite
 from emulator import EmulatorServer
-from pgflex_restore.cli import main
 from pgflex_restore.settings import reset_settings_cache
 from tests.e2e.stack import backup_instance, points, scenario, server_id, vault_id
 
@@ -43,13 +42,13 @@ def test_cli_drill_runs_with_progress_and_reports(azurite: Azurite, tmp_path: Pa
                "DRILL_RESULTS_TABLE": "clidrills", "DRILL_ALERTS_QUEUE": "cli-drill-alerts"}
         for key, value in env.items():
             monkeypatch.setenv(key, value)
-        for reset in (reset_settings_cache, reset_credentials, forget_created):
+        for reset in (reset_settings_cache, clients.reset):
             reset()
         plan = tmp_path / "plan.json"
         plan.write_text(json.dumps({"container": container_url, "vaults": [vault_id()], "maxPointAge": "P1D"}))
         out, err = io.StringIO(), io.StringIO()
         code = main(["drill", "--plan", str(plan), "--output", "json"], stdout=out, stderr=err)
-        for reset in (reset_settings_cache, reset_credentials, forget_created):
+        for reset in (reset_settings_cache, clients.reset):
             reset()
     result = json.loads(out.getvalue())
     assert code == 1, err.getvalue()

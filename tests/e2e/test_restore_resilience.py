@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from devhost.azurite import Azurite
-from pgflex_restore.plan import POLLS_PER_GENERATION
+from pgflex_restore.restore_plan import POLLS_PER_GENERATION
 from tests.e2e.stack import backup_instance, running_stack
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emusupport import START, Arm, scenario
 
 from emulator import EmulatorServer, VirtualClock
+from tests.emulator.emusupport import START, Arm, scenario
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from emusupport import BI_PATH, BV_PATH, Arm, restore_body, scenario
 
 from emulator import EmulatorServer, VirtualClock
 from emulator.spec import SpecNotFoundError, find_spec, spec_root
+from tests.emulator.emusupport import BI_PATH, BV_PATH, Arm, restore_body, scenario
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -102,7 +102,8 @@ def test_command_line_prints_its_addresses_and_stops_on_sigterm(tmp_path: Path) 
         assert {bi["name"] for bi in answer.json()["value"]} == {"pg-prod-orders", "pg-legacy"}
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        process.communicate(timeout=10)  # drains and closes both pipes
+    assert process.returncode == 0
 
 
 def test_command_line_reports_a_bad_scenario(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from emusupport import ARCHIVED_RP, BI_PATH, BV_PATH, SUB, Arm, restore_body
 
 from emulator import VirtualClock
+from tests.emulator.emusupport import ARCHIVED_RP, BI_PATH, BV_PATH, SUB, Arm, restore_body
 
 ARM_HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id", "x-ms-routing-request-id")
 

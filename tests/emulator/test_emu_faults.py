@@ -6,9 +6,9 @@ import time
 
 import pytest
 import requests
-from emusupport import BI_PATH, BV_PATH, SUB, Arm, restore_body, scenario
 
 from emulator import EmulatorServer, VirtualClock
+from tests.emulator.emusupport import BI_PATH, BV_PATH, SUB, Arm, restore_body, scenario
 
 
 def test_429_for_the_next_n_matching_requests(arm: Arm) -> None:

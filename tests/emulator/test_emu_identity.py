@@ -8,9 +8,9 @@ import pytest
 import requests
 from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ManagedIdentityCredential
-from emusupport import BV_PATH, START, Arm, scenario
 
 from emulator import EmulatorServer, VirtualClock
+from tests.emulator.emusupport import BV_PATH, START, Arm, scenario
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from emusupport import BI_PATH, Arm
+
+from tests.emulator.emusupport import BI_PATH, Arm
 
 
 def _all_pages(arm: Arm, params: dict[str, str] | None = None) -> tuple[list[dict], list[str]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from emusupport import BI_PATH, BV_PATH, LOCATION, SUB, Arm, restore_body, scenario
 
 from emulator import EmulatorServer, VirtualClock
+from tests.emulator.emusupport import BI_PATH, BV_PATH, LOCATION, SUB, Arm, restore_body, scenario
 
 VERSIONS = ("2021-07-01", "2026-06-01")
 

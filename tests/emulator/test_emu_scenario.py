@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emusupport import BI, RG, SUB, VAULT, scenario
 
 from emulator import EmulatorServer, Scenario, ScenarioError, VirtualClock
 from emulator.clock import parse_time, timespan
+from tests.emulator.emusupport import BI, RG, SUB, VAULT, scenario
 
 NOW = datetime(2026, 3, 10, 8, 30, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
-from emusupport import ARCHIVED_RP, BI, CONTAINER_URL, RG, START, SUB, VAULT, restore_body, scenario
 
 from emulator import EmulatorServer
+from tests.emulator.emusupport import ARCHIVED_RP, BI, CONTAINER_URL, RG, START, SUB, VAULT, restore_body, scenario
 
 FAST = {"validateSeconds": 20, "validateRetryAfter": 0, "restoreSeconds": 60, "restoreRetryAfter": 0,
         "jobSeconds": 600}

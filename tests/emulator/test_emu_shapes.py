@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emusupport import BI_PATH, BV_PATH, Arm, restore_body
 
 from emulator import VirtualClock
+from tests.emulator.emusupport import BI_PATH, BV_PATH, Arm, restore_body
 
 TYPES = {"string": str, "boolean": bool, "integer": int, "number": (int, float), "array": list, "object": dict}
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+import clients
 from activities import jobs
-from activities._arm import reset_credentials
 from pgflex_restore.settings import reset_settings_cache
 
 
@@ -16,10 +16,10 @@ def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("ARM_ENDPOINT", "POLL_MIN_SECONDS", "AZURE_CLIENT_ID"):
         monkeypatch.delenv(name, raising=False)
     reset_settings_cache()
-    reset_credentials()
+    clients.reset()
     yield
     reset_settings_cache()
-    reset_credentials()
+    clients.reset()
 
 
 def test_bad_ids_are_permanent_errors_not_crashes() -> None:

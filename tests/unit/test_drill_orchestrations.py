@@ -6,62 +6,17 @@ plan's concurrency, continue-as-new between generations, and no restore for a st
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orchestrations.drill import DRILL_INSTANCE_ORCHESTRATION, DrillRun, InstanceDrill
 from orchestrations.restore import RESTORE_ORCHESTRATION
+from tests.orchestration_driver import FakeContext, drive
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 CONTAINER = "https://acct.blob.core.windows.net/drills"
 VAULT = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v1"
 RESTORE = {"poll": {"min": 5, "max": 600, "default": 30}, "timeoutSeconds": 86400, "maxTransientRetries": 3}
-
-
-@dataclass
-class FakeContext:
-    """Just enough of DurableOrchestrationContext: every scheduling call returns a description of itself."""
-
-    input: dict[str, Any]
-    instance_id: str = "drill-1"
-    current_utc_datetime: datetime = NOW
-    continued: dict[str, Any] | None = None
-    status: Any = None
-    scheduled: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def get_input(self) -> dict[str, Any]:
-        return self.input
-
-    def set_custom_status(self, status: Any) -> None:
-        self.status = status
-
-    def call_activity(self, name: str, payload: Any) -> tuple[Any, ...]:
-        return ("activity", name, payload)
-
-    def call_sub_orchestrator(self, name: str, payload: Any, instance_id: str) -> tuple[Any, ...]:
-        return ("sub", name, payload, instance_id)
-
-    def task_all(self, tasks: list[Any]) -> tuple[Any, ...]:
-        return ("all", tasks)
-
-    def create_timer(self, when: datetime) -> tuple[Any, ...]:
-        return ("timer", when)
-
-    def continue_as_new(self, payload: dict[str, Any]) -> None:
-        self.continued = payload
-
-
-def drive(generator: Any, context: FakeContext, answer: Callable[[tuple[Any, ...]], Any]) -> Any:
-    """Run an orchestrator generator to the end, answering every yielded task."""
-    try:
-        task = next(generator)
-        while True:
-            context.scheduled.append(task)
-            task = generator.send(answer(task))
-    except StopIteration as stop:
-        return stop.value
 
 
 def run_answers(task: tuple[Any, ...]) -> Any:
@@ -82,7 +37,7 @@ def run_input(**extra: Any) -> dict[str, Any]:
 
 def test_run_fans_out_in_batches_of_the_concurrency() -> None:
     """Seven instances, concurrency three: batches of 3, 3 and 1, then the summary is recorded."""
-    context = FakeContext(run_input())
+    context = FakeContext(run_input(), NOW, "drill-1")
     summary = drive(DrillRun(context).run(), context, run_answers)
     batches = [len(t[1]) for t in context.scheduled if t[0] == "all"]
     assert batches == [3, 3, 1]
@@ -96,12 +51,12 @@ def test_run_fans_out_in_batches_of_the_concurrency() -> None:
 
 def test_run_continues_as_new_between_generations() -> None:
     """With two batches per generation the run hands its compact results to the next execution."""
-    context = FakeContext(run_input(batchesPerGeneration=2))
+    context = FakeContext(run_input(batchesPerGeneration=2), NOW, "drill-1")
     assert drive(DrillRun(context).run(), context, run_answers) is None
     assert context.continued is not None
     state = context.continued["state"]
     assert len(state["results"]) == 6 and len(state["targets"]) == 7
-    follow = FakeContext(context.continued)
+    follow = FakeContext(context.continued, NOW, "drill-1")
     summary = drive(DrillRun(follow).run(), follow, run_answers)
     assert [len(t[1]) for t in follow.scheduled if t[0] == "all"] == [1]
     assert not any(t[0] == "activity" and t[1] == "drill_cleanup" for t in follow.scheduled)
@@ -115,7 +70,7 @@ def test_a_stale_point_fails_without_a_restore() -> None:
     old = (NOW - timedelta(days=10)).isoformat()
     context = FakeContext({"runId": "drill-1", "index": 0, "target": target, "container": CONTAINER,
                            "selection": {"mode": "latest"}, "maxPointAgeSeconds": 8 * 86400, "restore": RESTORE},
-                          instance_id="drill-1:0000")
+                          NOW, instance_id="drill-1:0000")
 
     def answer(task: tuple[Any, ...]) -> Any:
         if task[1] == "drill_list_points":
@@ -135,7 +90,7 @@ def test_a_blip_after_a_long_restore_is_waited_out_not_a_failure() -> None:
     fresh = (NOW - timedelta(hours=5)).isoformat()
     context = FakeContext({"runId": "drill-1", "index": 0, "target": target, "container": CONTAINER,
                            "selection": {"mode": "latest"}, "maxPointAgeSeconds": 8 * 86400, "restore": RESTORE},
-                          instance_id="drill-1:0000")
+                          NOW, instance_id="drill-1:0000")
     verify_calls = []
 
     def answer(task: tuple[Any, ...]) -> Any:

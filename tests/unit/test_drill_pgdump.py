@@ -13,6 +13,9 @@ from tests.unit.drill_archives import SparseFile, archive_head, reader
 DUMPS = Path(__file__).resolve().parents[2] / "emulator" / "fixtures" / "dumps"
 
 
+# pgdumplib.load keeps the archive open and a temporary folder alive and offers no close(); Python reports both
+# when the Dump is collected. That is the library's, not this project's, so only that report is allowed here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("name", ["appdb", "reporting"])
 def test_real_dumps_match_pgdumplib(name: str) -> None:
     """Header and TOC of real pg_dump -Fc archives read the same as pgdumplib reads them."""

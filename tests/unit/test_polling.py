@@ -1,4 +1,4 @@
-"""Poll policy: Retry-After parsing, clamping, deterministic backoff and deadlines."""
+"""Poll policy: Retry-After parsing, clamping, deterministic backoff."""
 
 from __future__ import annotations
 
@@ -9,14 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pgflex_restore.polling import (
-    PollPolicy,
-    deadline,
-    is_past,
-    parse_retry_after,
-    remaining_seconds,
-    wait_until,
-)
+from pgflex_restore.polling import PollPolicy, parse_retry_after
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
 POLICY = PollPolicy(5, 600, 30)
@@ -94,13 +87,3 @@ def test_policy_validation(args: tuple[float, float, float]) -> None:
     """Inconsistent bounds are refused."""
     with pytest.raises(ValueError):
         PollPolicy(*args)
-
-
-def test_deadline_helpers() -> None:
-    """Timers never fire past the deadline; remaining time is never negative."""
-    end = deadline(NOW, timedelta(hours=1))
-    assert end == NOW + timedelta(hours=1)
-    assert wait_until(NOW, 30, end) == NOW + timedelta(seconds=30)
-    assert wait_until(NOW, 7200, end) == end
-    assert not is_past(NOW, end) and is_past(end, end)
-    assert remaining_seconds(NOW, end) == 3600 and remaining_seconds(end + timedelta(1), end) == 0

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "pgflex_restore"
-BANNED = ("azure.functions", "azure.durable_functions")
-# The CLI edge may lazily import function_app/devhost inside its commands (DESIGN.md); its top level is still checked.
-EDGE = {"cli.py", "__main__.py", "demo.py"}
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "pgflex_restore"
+FUNCTIONS = ("azure.functions", "azure.durable_functions")
+# The core is what the app, the CLI and the stand-ins build on; it must not reach back into any of them.
+APP_AND_TOOLS = ("devhost", "emulator", "orchestrations", "activities", "triggers", "function_app", "clients", "cli")
 
 
-def _imports(tree: ast.AST, *, top_level_only: bool) -> list[str]:
-    nodes = ast.iter_child_nodes(tree) if top_level_only else ast.walk(tree)
+def _imports(tree: ast.AST) -> list[str]:
+    """Every absolute import in the module, at any depth (lazy imports inside functions count too)."""
     names: list[str] = []
-    for node in nodes:
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -26,12 +27,30 @@ def _imports(tree: ast.AST, *, top_level_only: bool) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.name)
-def test_no_functions_imports(path: Path) -> None:
-    """No module of the core package imports azure.functions or azure.durable_functions."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = _imports(tree, top_level_only=path.name in EDGE)
-    assert not [n for n in names if n.startswith(BANNED)], f"{path.name} imports the Functions runtime"
+def _reaches(names: list[str], packages: tuple[str, ...]) -> list[str]:
+    return [n for n in names if any(n == p or n.startswith(f"{p}.") for p in packages)]
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_the_core_imports_neither_the_functions_runtime_nor_the_app_or_its_tools(path: Path) -> None:
+    """The wall around pgflex_restore/: no Functions imports, no app layer, no stand-in, no command line.
+
+    One door: ``python -m pgflex_restore`` (``__main__.py``) hands over to ``cli`` and imports nothing else.
+    """
+    names = _imports(ast.parse(path.read_text(encoding="utf-8")))
+    if path.name == "__main__.py" and path.parent == PACKAGE:
+        assert [n for n in names if n not in ("sys",)] == ["cli.restore"]
+        return
+    assert not _reaches(names, FUNCTIONS), f"{path.name} imports the Functions runtime"
+    assert not _reaches(names, APP_AND_TOOLS), f"{path.name} imports {_reaches(names, APP_AND_TOOLS)}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "devhost").rglob("*.py")), ids=lambda p: p.name)
+def test_devhost_imports_nothing_of_the_app(path: Path) -> None:
+    """devhost is a host: it loads whatever app it is given and knows nothing of this one."""
+    names = _imports(ast.parse(path.read_text(encoding="utf-8")))
+    offending = _reaches(names, ("pgflex_restore", *APP_AND_TOOLS[1:]))
+    assert not offending, f"devhost/{path.name} imports {offending}"
 
 
 def test_import_stays_lean() -> None:

@@ -22,7 +22,7 @@ def test_defaults() -> None:
     assert s.api_version == "2026-06-01"
     assert s.restore_target_allowlist == () and s.client_id is None
     assert s.restore_timeout == timedelta(hours=24)
-    assert s.poll_policy() == PollPolicy(5, 600, 30)
+    assert PollPolicy.from_settings(s) == PollPolicy(5, 600, 30)
     assert s.http_timeout == (10.0, 60.0)
     assert s.drill_schedule == "0 0 3 * * *" and s.max_transient_retries == 8
 
@@ -55,7 +55,7 @@ def test_every_setting_parsed() -> None:
     assert s.restore_target_allowlist == (
         "https://a.blob.core.windows.net/x-1", "http://127.0.0.1:10000/devstoreaccount1/c-2")
     assert s.restore_timeout == timedelta(minutes=90)
-    assert s.poll_policy() == PollPolicy(0, 60, 1.5)
+    assert PollPolicy.from_settings(s) == PollPolicy(0, 60, 1.5)
     assert s.http_timeout == (3.0, 9.0)
     assert s.restore_requests_queue == "my-queue"
     assert s.restore_vaults == (VaultId.parse(VAULT),)

@@ -2,7 +2,6 @@
 
 import azure.durable_functions as df
 import azure.functions as func
-
 from sample_app import activities, orchestrations, triggers
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)

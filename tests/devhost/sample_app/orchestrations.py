@@ -10,7 +10,7 @@ _calls = {"n": 0}
 
 @bp.orchestration_trigger(context_name="context")
 def hello_sequence(context: df.DurableOrchestrationContext):
-    cities = context.get_input() or ["Tokyo", "Seattle", "London"]
+    cities = context.get_input(expected_type=list) or ["Tokyo", "Seattle", "London"]
     results = []
     for city in cities:
         results.append((yield context.call_activity("say_hello", city)))
@@ -67,7 +67,7 @@ def failing_orch(context: df.DurableOrchestrationContext):
 
 @bp.orchestration_trigger(context_name="context")
 def counter_orch(context: df.DurableOrchestrationContext):
-    n = context.get_input()
+    n = context.get_input(expected_type=int)
     value = yield context.call_activity("add_one", n)
     yield context.create_timer(context.current_utc_datetime + timedelta(hours=1))
     if value < 3:
@@ -89,7 +89,7 @@ def event_orch(context: df.DurableOrchestrationContext):
 
 @bp.orchestration_trigger(context_name="context")
 def status_orch(context: df.DurableOrchestrationContext):
-    size = context.get_input() or 0
+    size = context.get_input(expected_type=int) or 0
     context.set_custom_status({"stage": "starting", "pad": "x" * size})
     yield context.call_activity("say_hello", "status")
     context.set_custom_status({"stage": "done"})
@@ -140,7 +140,7 @@ def self_child_orch(context: df.DurableOrchestrationContext):
 
 @bp.orchestration_trigger(context_name="context")
 def echo_orch(context: df.DurableOrchestrationContext):
-    return context.get_input()
+    return context.get_input(expected_type=object)
     yield  # a generator, as orchestrators must be
 
 

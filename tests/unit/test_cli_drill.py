@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
+from cli.drill import EMULATOR_SERVERS, Progress, emulator_scenario, summary_text
 from emulator import Scenario
-from pgflex_restore.drill_command import EMULATOR_SERVERS, Progress, emulator_scenario, summary_text
 
 
 def test_summary_text_names_every_server_and_the_failures() -> None:

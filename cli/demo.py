@@ -78,7 +78,7 @@ def run_demo(*, output: str, stdout: TextIO, stderr: TextIO) -> int:
     if output == "json":
         print(json.dumps({"result": result, "files": [{"name": n, "size": s} for n, s in files]}), file=stdout)
     else:
-        from pgflex_restore.cli import summary_text
+        from cli.restore import summary_text
 
         print(summary_text(result), file=stdout)
         print(f"  restored files  : {len(files)} in container '{CONTAINER}'", file=stdout)

@@ -19,11 +19,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from pgflex_restore.drill_command import add_drill_parser, run_drill_command
+from cli.drill import add_drill_parser, run_drill_command
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
 from pgflex_restore.models import RestoreRequest
-from pgflex_restore.plan import RestorePlan
 from pgflex_restore.progress import merge_progress
+from pgflex_restore.restore_plan import RestorePlan
 from pgflex_restore.settings import Settings, parse_timeout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLINE = 0, 1, 2, 3
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from pgflex_restore.demo import run_demo
+        from cli.demo import run_demo
 
         return run_demo(output=args.output, stdout=out, stderr=err)
     if args.command == "drill":

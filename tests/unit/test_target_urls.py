@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pgflex_restore.targets import is_loopback_host, normalize_container_url
+from pgflex_restore.target_urls import is_loopback_host, normalize_container_url
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_errors_never_repeat_a_sas_query() -> None:
     """Error texts are logged and returned to callers: a SAS signature in a bad URL must not appear in them."""
     import pytest
 
-    from pgflex_restore.targets import normalize_container_url
+    from pgflex_restore.target_urls import normalize_container_url
 
     for bad in ("ftp://acct.blob.core.windows.net/c?sv=2024&sig=SECRETSIG", "https://[bad/c?sig=SECRETSIG"):
         with pytest.raises(ValueError) as caught:

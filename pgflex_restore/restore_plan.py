@@ -22,27 +22,6 @@ POLLS_PER_GENERATION = 10
 
 
 @dataclass(frozen=True)
-class PollBounds:
-    min_seconds: float
-    max_seconds: float
-    default_seconds: float
-
-    def policy(self) -> PollPolicy:
-        return PollPolicy(self.min_seconds, self.max_seconds, self.default_seconds)
-
-    def to_dict(self) -> dict[str, float]:
-        return {"min": self.min_seconds, "max": self.max_seconds, "default": self.default_seconds}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PollBounds:
-        return cls(float(data["min"]), float(data["max"]), float(data["default"]))
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> PollBounds:
-        return cls(settings.poll_min_seconds, settings.poll_max_seconds, settings.poll_default_seconds)
-
-
-@dataclass(frozen=True)
 class RestorePlan:
     """What one restore orchestration runs: the validated request plus the settings snapshot."""
 
@@ -50,7 +29,7 @@ class RestorePlan:
     request: dict[str, Any]
     backup_instance: str
     validate_only: bool
-    poll: PollBounds
+    poll: PollPolicy
     timeout_seconds: float
     max_transient_retries: int
     polls_per_generation: int = POLLS_PER_GENERATION
@@ -67,7 +46,7 @@ class RestorePlan:
             request=request.to_dict(),
             backup_instance=str(request.backup_instance),
             validate_only=request.validate_only,
-            poll=PollBounds.from_settings(settings),
+            poll=PollPolicy.from_settings(settings),
             timeout_seconds=settings.restore_timeout.total_seconds(),
             max_transient_retries=settings.max_transient_retries,
             origin=origin or {},
@@ -94,7 +73,7 @@ class RestorePlan:
             request=dict(data["request"]),
             backup_instance=str(data["backupInstance"]),
             validate_only=bool(data["validateOnly"]),
-            poll=PollBounds.from_dict(data["poll"]),
+            poll=PollPolicy.from_dict(data["poll"]),
             timeout_seconds=float(data["timeoutSeconds"]),
             max_transient_retries=int(data["maxTransientRetries"]),
             polls_per_generation=int(data.get("pollsPerGeneration", POLLS_PER_GENERATION)),
