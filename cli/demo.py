@@ -14,6 +14,8 @@ from typing import Any, TextIO
 
 import requests
 
+from pgflex_restore.progress import FINISHED_STATUSES
+
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000d3e0"
 RESOURCE_GROUP = "demo-rg"
 VAULT = "demo-vault"
@@ -112,7 +114,7 @@ def _drive(host: Any, container_url: str, say: Any) -> dict[str, Any]:
         if line.split("] ", 1)[1] != last:
             say(line)
             last = line.split("] ", 1)[1]
-        if reply.get("runtimeStatus") in ("Completed", "Failed", "Terminated"):
+        if reply.get("runtimeStatus") in FINISHED_STATUSES:
             result: dict[str, Any] = reply.get("result") or {"status": "failed", "error": reply.get("output")}
             return result
         time.sleep(0.5)

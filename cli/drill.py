@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.progress import LiveLine
 from pgflex_restore.errors import ConfigurationError
+from pgflex_restore.progress import FINISHED_STATUSES
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 EMULATOR_SUB = "00000000-0000-0000-0000-0000000d7111"
@@ -72,11 +74,11 @@ def run_drill(env: dict[str, str], plan_text: str | None, *, stderr: TextIO) -> 
     now = datetime.now(UTC).replace(microsecond=0)
     run_id = run_id_for(now, f"cli{uuid.uuid4().hex[:6]}")
     run_input = build_run_input(run_id, now, plan, settings, origin={"via": "cli"})
-    progress = Progress(stderr)
+    progress = LiveLine(stderr)
     # No storage connection for devhost itself: a drill must not start consuming the app's restore queue.
     with DevHost.load("function_app", clock=RealClock(), env=env) as host:
         host.start_orchestration(DRILL_RUN_ORCHESTRATION, run_input, instance_id=run_id)
-        while (state := host.get(run_id)).runtime_status not in ("Completed", "Failed", "Terminated"):
+        while (state := host.get(run_id)).runtime_status not in FINISHED_STATUSES:
             status = dict(state.custom_status) if isinstance(state.custom_status, dict) else {}
             finished = [i for i in host.instances() if i.name == DRILL_INSTANCE_ORCHESTRATION
                         and i.parent_instance_id == run_id and i.is_terminal and isinstance(i.output, dict)]
@@ -84,7 +86,7 @@ def run_drill(env: dict[str, str], plan_text: str | None, *, stderr: TextIO) -> 
                 status["completed"] = len(finished)
                 for outcome in ("passed", "failed", "skipped"):
                     status[outcome] = sum(1 for i in finished if i.output.get("status") == outcome)
-            progress(status)
+            progress.show(describe(status))
             time.sleep(0.25)
         instances = [i.output for i in host.instances()
                      if i.name == DRILL_INSTANCE_ORCHESTRATION and i.parent_instance_id == run_id
@@ -95,29 +97,13 @@ def run_drill(env: dict[str, str], plan_text: str | None, *, stderr: TextIO) -> 
     return {"summary": summary, "instances": sorted(instances, key=lambda r: str(r.get("instanceName")))}
 
 
-class Progress:
-    """One live status line (plain lines when stderr is not a terminal)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream, self.tty, self.last, self.started = stream, stream.isatty(), "", time.monotonic()
-
-    def __call__(self, status: dict[str, Any]) -> None:
-        elapsed = int(time.monotonic() - self.started)
-        line = f"{status.get('phase', 'starting')}"
-        if status.get("total") is not None:
-            line += (f"  {status.get('completed', 0)}/{status['total']} done, {status.get('passed', 0)} passed, "
-                     f"{status.get('failed', 0)} failed, {status.get('skipped', 0)} skipped")
-        if line == self.last:
-            return
-        self.last = line
-        text = f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {line}"
-        self.stream.write(("\r" + text.ljust(80)) if self.tty else text + "\n")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self.tty and self.last:
-            self.stream.write("\r" + " " * 80 + "\r")
-            self.stream.flush()
+def describe(status: Mapping[str, Any]) -> str:
+    """The progress line of a drill run: phase, then instances done, passed, failed, skipped."""
+    line = f"{status.get('phase', 'starting')}"
+    if status.get("total") is not None:
+        line += (f"  {status.get('completed', 0)}/{status['total']} done, {status.get('passed', 0)} passed, "
+                 f"{status.get('failed', 0)} failed, {status.get('skipped', 0)} skipped")
+    return line
 
 
 def summary_text(result: Mapping[str, Any]) -> str:

@@ -16,14 +16,15 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from cli.drill import add_drill_parser, run_drill_command
+from cli.progress import LiveLine
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
 from pgflex_restore.models import RestoreRequest
-from pgflex_restore.progress import merge_progress
-from pgflex_restore.restore_plan import RestorePlan
+from pgflex_restore.progress import FINISHED_STATUSES, merge_progress
+from pgflex_restore.restore_plan import RestorePlan, job_tracker_id
 from pgflex_restore.settings import Settings, parse_timeout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLINE = 0, 1, 2, 3
@@ -80,7 +81,7 @@ def restore_command(args: argparse.Namespace, env: dict[str, str] | os._Environ[
     except ValueError as exc:
         print(f"invalid argument: {exc}", file=stderr)
         return EXIT_BAD_INPUT
-    result = run_in_devhost(plan, progress=ProgressLine(stderr))
+    result = run_in_devhost(plan, progress=LiveLine(stderr))
     return report(result, args.output, stdout)
 
 
@@ -105,23 +106,22 @@ def plan_from_args(args: argparse.Namespace, settings: Settings) -> RestorePlan:
     return RestorePlan.create(restore_id, request, settings, origin={"via": "cli"})
 
 
-def run_in_devhost(plan: RestorePlan, *, progress: Callable[[dict[str, Any], float], None]) -> dict[str, Any]:
+def run_in_devhost(plan: RestorePlan, *, progress: LiveLine) -> dict[str, Any]:
     """Run the restore orchestration in-process on the real clock; poll its status for the progress line."""
     from devhost import DevHost, RealClock
     from orchestrations.restore import RESTORE_ORCHESTRATION
 
-    started = time.monotonic()
     # The in-process host runs no storage-backed task hub; host.json still requires a valid hub name.
     hub = {"TASKHUB_NAME": os.environ.get("TASKHUB_NAME") or "pgflexcli"}
     with DevHost.load("function_app", clock=RealClock(), env=hub) as host:
         host.start_orchestration(RESTORE_ORCHESTRATION, plan.to_dict(), instance_id=plan.restore_id)
         while True:
             state = _instance(host, plan.restore_id)
-            if state is not None and state.runtime_status in ("Completed", "Failed", "Terminated"):
+            if state is not None and state.runtime_status in FINISHED_STATUSES:
                 break
-            progress(merged_status(host, plan.restore_id), time.monotonic() - started)
+            progress.show(describe(merged_status(host, plan.restore_id)))
             time.sleep(0.5)
-    progress({}, -1.0)  # clear the line
+    progress.clear()
     if state.runtime_status != "Completed" or not isinstance(state.output, dict):
         return {"restoreId": plan.restore_id, "status": "failed",
                 "error": {"code": "OrchestrationFailed", "message": str(state.output)}}
@@ -139,39 +139,15 @@ def _instance(host: Any, instance_id: str) -> Any:
 
 def merged_status(host: Any, restore_id: str) -> dict[str, Any]:
     """The restore's custom status plus its job-tracking sub-orchestration's progress."""
-    state, child = _instance(host, restore_id), _instance(host, f"{restore_id}:job")
+    state, child = _instance(host, restore_id), _instance(host, job_tracker_id(restore_id))
     own = state.custom_status if state is not None and isinstance(state.custom_status, dict) else None
     return merge_progress(own, child.custom_status if child is not None and isinstance(child.custom_status, dict)
                           else None)
 
 
-class ProgressLine:
-    """One live line on stderr: phase, elapsed time, job progress. Plain lines when stderr is not a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.last = ""
-
-    def __call__(self, status: dict[str, Any], elapsed: float) -> None:
-        if elapsed < 0:
-            if self.tty and self.last:
-                self.stream.write("\r" + " " * len(self.last) + "\r")
-                self.stream.flush()
-            return
-        line = describe(status, elapsed)
-        if line == self.last:
-            return
-        if self.tty:
-            self.stream.write("\r" + line.ljust(len(self.last)))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-        self.last = line
-
-
-def describe(status: dict[str, Any], elapsed: float) -> str:
-    parts = [f"[{int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}]", str(status.get("phase", "starting"))]
+def describe(status: dict[str, Any]) -> str:
+    """The progress line of a restore: phase, job status and percentage, retries, next check."""
+    parts = [str(status.get("phase", "starting"))]
     if status.get("jobStatus"):
         parts.append(f"job {status['jobStatus']}")
     if status.get("progress") is not None:

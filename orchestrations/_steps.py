@@ -14,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from pgflex_restore.polling import PollPolicy
+from pgflex_restore.timeutil import format_datetime
 
 Steps = Generator[Any, Any, Any]
 
@@ -32,10 +33,6 @@ class StepFailed(Exception):
 
 class DeadlineExceeded(Exception):
     """The overall restore deadline passed while waiting."""
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 class StatusBoard:
@@ -131,7 +128,7 @@ class ArmSteps:
         if self.now >= self.deadline:
             raise DeadlineExceeded
         fire_at = min(self.now + timedelta(seconds=seconds), self.deadline)
-        self.board.update(nextCheck=iso(fire_at))
+        self.board.update(nextCheck=format_datetime(fire_at))
         yield self.context.create_timer(fire_at)
         if self.now >= self.deadline:
             raise DeadlineExceeded

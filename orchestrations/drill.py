@@ -23,7 +23,7 @@ from activities.drill_results import (
     DRILL_VERIFY_FILES,
 )
 from activities.drills import DRILL_LIST_INSTANCES, DRILL_LIST_POINTS
-from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, iso
+from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.drills.choice import choose_drill_point
 from pgflex_restore.drills.plan import PointSelection, parse_plan
@@ -39,7 +39,7 @@ from pgflex_restore.drills.targets import drill_targets
 from pgflex_restore.parsing import RecoveryPoint
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.restore_plan import RestorePlan
-from pgflex_restore.timeutil import parse_datetime
+from pgflex_restore.timeutil import format_datetime, parse_datetime
 
 DRILL_RUN_ORCHESTRATION = "drill_run_orchestrator"
 DRILL_INSTANCE_ORCHESTRATION = "drill_instance_orchestrator"
@@ -73,7 +73,7 @@ class DrillRun:
         self.run_id: str = self.input["runId"]
         raw_plan = self.input["plan"]
         self.plan = parse_plan(raw_plan, allowlist=[raw_plan["container"]])
-        self.started = iso(context.current_utc_datetime)
+        self.started = format_datetime(context.current_utc_datetime)
         self.board = StatusBoard(context, phase="cleanup", runId=self.run_id)
 
     def run(self) -> Steps:
@@ -98,7 +98,7 @@ class DrillRun:
 
     def cleanup(self) -> Steps:
         payload = {"containerUrl": self.plan.container, "runId": self.run_id,
-                   "now": iso(self.context.current_utc_datetime),
+                   "now": format_datetime(self.context.current_utc_datetime),
                    "retentionSeconds": self.plan.retention.total_seconds()}
         try:
             done = yield from _steps(self.context, self.input["restore"], self.board).call(DRILL_CLEANUP, payload)
@@ -151,7 +151,7 @@ class DrillRun:
             "runId": self.run_id, "backupInstance": None, "vault": None, "server": None, "instanceName": "(run)",
             "status": FAILED, "reason": "listing-failed",
             "message": f"could not list the backup instances to drill: {error.get('code')}: {error.get('message')}",
-            "finishedAt": iso(self.context.current_utc_datetime),
+            "finishedAt": format_datetime(self.context.current_utc_datetime),
         }
         steps = _steps(self.context, self.input["restore"], self.board)
         with contextlib.suppress(StepFailed, DeadlineExceeded):
@@ -165,7 +165,7 @@ class DrillRun:
 
     def finish(self, results: list[dict[str, Any]], cleanup: dict[str, Any], error: str | None = None) -> Steps:
         summary = summarize_run(self.input, results, started_at=self.started,
-                                finished_at=iso(self.context.current_utc_datetime), cleanup=cleanup)
+                                finished_at=format_datetime(self.context.current_utc_datetime), cleanup=cleanup)
         if error:
             summary["error"] = error
         self.board.update(phase="recording")
@@ -194,7 +194,8 @@ class InstanceDrill:
             "newestPointAgeSeconds": None, "restoreId": None, "jobId": None, "restoreStatus": None,
             "restoreDurationSeconds": None, "jobDurationSeconds": None, "filePrefix": self.target.get("prefix"),
             "expectedDatabases": self.target.get("expectedDatabases"), "files": [], "databases": {},
-            "problems": [], "totalBytes": 0, "startedAt": iso(context.current_utc_datetime), "finishedAt": None,
+            "problems": [], "totalBytes": 0, "startedAt": format_datetime(context.current_utc_datetime),
+            "finishedAt": None,
         }
 
     def call(self, activity: str, payload: dict[str, Any]) -> Steps:
@@ -279,7 +280,7 @@ class InstanceDrill:
 
     def finish(self, status: str, reason: str | None, message: str | None) -> Steps:
         self.record.update(status=status, reason=reason, message=message,
-                           finishedAt=iso(self.context.current_utc_datetime))
+                           finishedAt=format_datetime(self.context.current_utc_datetime))
         self.board.update(phase="recording", status=status, reason=reason)
         try:
             yield from self.call(DRILL_RECORD_RESULT, {"record": self.record})

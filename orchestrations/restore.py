@@ -16,13 +16,14 @@ import azure.durable_functions as df
 from activities.jobs import FIND_RESTORE_JOB
 from activities.recovery_points import RESOLVE_RECOVERY_POINT
 from activities.restore_ops import GET_OPERATION_RESULT, GET_OPERATION_STATUS, TRIGGER_RESTORE, VALIDATE_RESTORE
-from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, is_throttled, iso
+from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, is_throttled
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.parsing import RecoveryPoint
-from pgflex_restore.restore_plan import RestorePlan
+from pgflex_restore.restore_plan import RestorePlan, job_tracker_id
 from pgflex_restore.selection import choose_source_store
+from pgflex_restore.timeutil import format_datetime
 
 RESTORE_ORCHESTRATION = "restore_orchestrator"
 
@@ -57,7 +58,7 @@ class RestoreRun:
             "restoreOperation": None,
             "jobId": None,
             "job": None,
-            "startedAt": iso(self.started),
+            "startedAt": format_datetime(self.started),
             "finishedAt": None,
             "armCalls": 0,
             "retries": 0,
@@ -199,7 +200,7 @@ class RestoreRun:
                 tracking_input(vault, job_id, deadline=self.deadline, poll=self.plan.poll,
                                max_retries=self.plan.max_transient_retries,
                                polls_per_generation=self.plan.polls_per_generation),
-                f"{self.context.instance_id}:job",
+                job_tracker_id(self.context.instance_id),
                 expected_type=dict,
             )
         except Exception as exc:  # the tracker failed (a bug) or was terminated: still give a result record
@@ -237,7 +238,7 @@ class RestoreRun:
                 "message": f"the restore did not finish within {timeout} (RESTORE_TIMEOUT); {where}"}
 
     def finish(self, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.result.update(status=status, error=error, finishedAt=iso(self.context.current_utc_datetime),
+        self.result.update(status=status, error=error, finishedAt=format_datetime(self.context.current_utc_datetime),
                            armCalls=self.steps.arm_calls, retries=self.steps.retries)
         phase = {"validated": "succeeded", "deadline_exceeded": "failed"}.get(status, status)
         self.board.update(phase=phase, nextCheck=None,

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# Durable runtime statuses after which an instance changes no more ("Canceled" is the extension's old name).
+FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+
 
 def merge_progress(restore: Mapping[str, Any] | None, tracker: Mapping[str, Any] | None) -> dict[str, Any]:
     """The restore's status, updated with the tracker's job status, progress, polls and next check."""

@@ -21,6 +21,11 @@ from pgflex_restore.settings import Settings
 POLLS_PER_GENERATION = 10
 
 
+def job_tracker_id(restore_id: str) -> str:
+    """The instance id of a restore's job-tracking sub-orchestration (one per restore, never reused)."""
+    return f"{restore_id}:job"
+
+
 @dataclass(frozen=True)
 class RestorePlan:
     """What one restore orchestration runs: the validated request plus the settings snapshot."""

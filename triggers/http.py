@@ -21,14 +21,13 @@ import azure.functions as func
 from clients import arm_client
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId
-from pgflex_restore.progress import merge_progress
+from pgflex_restore.progress import FINISHED_STATUSES, merge_progress
+from pgflex_restore.restore_plan import job_tracker_id
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import parse_datetime
 from triggers._start import existing_status, plan_restore, runtime_name, start_once
 
 bp = df.Blueprint()
-
-_TERMINAL = {"Completed", "Failed", "Terminated", "Canceled"}
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -101,7 +100,7 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
     if status is None:
         return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
     own = status.custom_status if isinstance(status.custom_status, dict) else None
-    tracking = await existing_status(client, f"{restore_id}:job") if own and own.get("jobId") else None
+    tracking = await existing_status(client, job_tracker_id(restore_id)) if own and own.get("jobId") else None
     progress = merge_progress(own, tracking.custom_status if tracking is not None and
                               isinstance(tracking.custom_status, dict) else None)
     return _json(200, {
@@ -124,13 +123,13 @@ async def cancel_restore_http(req: func.HttpRequest, client: df.DurableOrchestra
     if status is None:
         return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
     runtime = runtime_name(status)
-    if runtime in _TERMINAL:
+    if runtime in FINISHED_STATUSES:
         return _error(409, "RestoreFinished", f"restore {restore_id} already ended ({runtime}); nothing to cancel")
     reason = "cancelled through POST /api/restores/{id}/cancel"
     await client.terminate(restore_id, reason)
-    tracking = await existing_status(client, f"{restore_id}:job")
-    if tracking is not None and runtime_name(tracking) not in _TERMINAL:
-        await client.terminate(f"{restore_id}:job", reason)
+    tracking = await existing_status(client, job_tracker_id(restore_id))
+    if tracking is not None and runtime_name(tracking) not in FINISHED_STATUSES:
+        await client.terminate(job_tracker_id(restore_id), reason)
     job_id = (status.custom_status or {}).get("jobId") if isinstance(status.custom_status, dict) else None
     azure_note = (
         f"The Azure Backup restore job {job_id} had already started and is NOT cancelled by this: it keeps "

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-from cli.drill import EMULATOR_SERVERS, Progress, emulator_scenario, summary_text
+from cli.drill import EMULATOR_SERVERS, describe, emulator_scenario, summary_text
+from cli.progress import LiveLine
 from emulator import Scenario
 
 
@@ -28,10 +29,10 @@ def test_summary_text_names_every_server_and_the_failures() -> None:
 
 def test_progress_prints_changes_only() -> None:
     stream = io.StringIO()
-    progress = Progress(stream)
-    progress({"phase": "drilling", "total": 3, "completed": 1, "passed": 1})
-    progress({"phase": "drilling", "total": 3, "completed": 1, "passed": 1})
-    progress({"phase": "recording"})
+    progress = LiveLine(stream)
+    progress.show(describe({"phase": "drilling", "total": 3, "completed": 1, "passed": 1}))
+    progress.show(describe({"phase": "drilling", "total": 3, "completed": 1, "passed": 1}))
+    progress.show(describe({"phase": "recording"}))
     progress.clear()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and "1/3 done, 1 passed, 0 failed" in lines[0] and lines[1].endswith("recording")
