@@ -162,29 +162,39 @@ class RestoreRun:
         return None
 
     def wait_for_operation(self, operation: dict[str, Any], *, want_job: bool) -> Steps:
-        """Poll Azure-AsyncOperation (or Location when that is all we got) until the operation is terminal."""
+        """The operation's job id once it is terminal. The polling mode is chosen once: Azure-AsyncOperation when
+        the service gave one, then Location only if the status succeeded without the job id a restore needs."""
         if operation.get("done") or operation.get("job_id"):
             return operation.get("job_id")
         status_url, result_url = operation.get("status_url"), operation.get("result_url")
         retry_after = operation.get("retry_after")
+        if status_url:
+            job_id, retry_after = yield from self.poll_status(status_url, retry_after)
+            if job_id or not want_job or not result_url:
+                return job_id
+        if not result_url:
+            raise StepFailed({"code": "NoOperationUrl", "retryable": False,
+                              "message": "the service returned neither Azure-AsyncOperation nor Location"})
+        return (yield from self.poll_result(result_url, retry_after))
+
+    def poll_status(self, url: str, retry_after: str | None) -> Steps:
+        """GET Azure-AsyncOperation until terminal; (job id or None, the last Retry-After) once it succeeded."""
         while True:
             yield from self.steps.wait(self.steps.policy.next_wait(retry_after, now=self.steps.now))
-            if status_url:
-                polled = yield from self.steps.call(GET_OPERATION_STATUS, {"url": status_url})
-                # A status answer without Retry-After keeps the cadence the service last asked for.
-                status, retry_after = polled["status"], polled.get("retryAfter") or retry_after
-                if status["state"] == "running":
-                    continue
-                if status["state"] != "succeeded":
-                    raise StepFailed(polled.get("error") or {"code": "OperationFailed", "message": status["status"]})
-                if status.get("job_id") or not want_job or not result_url:
-                    return status.get("job_id")
-                status_url = None  # succeeded without a job id: the Location URL has the final result
+            polled = yield from self.steps.call(GET_OPERATION_STATUS, {"url": url})
+            # A status answer without Retry-After keeps the cadence the service last asked for.
+            status, retry_after = polled["status"], polled.get("retryAfter") or retry_after
+            if status["state"] == "running":
                 continue
-            if not result_url:
-                raise StepFailed({"code": "NoOperationUrl", "retryable": False,
-                                  "message": "the service returned neither Azure-AsyncOperation nor Location"})
-            polled = yield from self.steps.call(GET_OPERATION_RESULT, {"url": result_url})
+            if status["state"] != "succeeded":
+                raise StepFailed(polled.get("error") or {"code": "OperationFailed", "message": status["status"]})
+            return status.get("job_id"), retry_after
+
+    def poll_result(self, url: str, retry_after: str | None) -> Steps:
+        """GET Location until it answers done; the job id it carries (None for a 204)."""
+        while True:
+            yield from self.steps.wait(self.steps.policy.next_wait(retry_after, now=self.steps.now))
+            polled = yield from self.steps.call(GET_OPERATION_RESULT, {"url": url})
             result = polled["result"]
             if result.get("done"):
                 return result.get("job_id")
