@@ -60,7 +60,7 @@ def trigger(payload: dict[str, Any]) -> dict[str, Any]:
                                        container_url=request.target_container_url,
                                        file_prefix=request.file_prefix)
             if existing is not None and existing.arm_id:
-                return {"operation": {"done": True, "job_id": existing.arm_id}, "alreadyStarted": True}
+                return {"operation": {"done": True, "jobId": existing.arm_id}, "alreadyStarted": True}
         return {"operation": client.trigger_restore(request.backup_instance, body).to_dict()}
 
     return run_arm(call)

@@ -120,7 +120,7 @@ class ArmSteps:
     def back_off(self, attempt: int, error: dict[str, Any]) -> Steps:
         """Wait out a transient error: the service's Retry-After when it sent one, else exponential backoff."""
         self.note_retry(error)
-        wait = self.policy.retry_wait(attempt, error.get("retryAfter") or error.get("retry_after"), now=self.now)
+        wait = self.policy.retry_wait(attempt, error.get("retryAfter"), now=self.now)
         yield from self.wait(wait)
 
     def wait(self, seconds: float) -> Steps:

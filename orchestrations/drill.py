@@ -276,7 +276,7 @@ class InstanceDrill:
             duration = (parse_datetime(result["finishedAt"]) - parse_datetime(result["startedAt"])).total_seconds()
         self.record.update(restoreId=result.get("restoreId"), jobId=result.get("jobId"),
                            restoreStatus=result.get("status"), restoreDurationSeconds=duration,
-                           jobDurationSeconds=job.get("duration_seconds"), armCalls=result.get("armCalls"))
+                           jobDurationSeconds=job.get("durationSeconds"), armCalls=result.get("armCalls"))
 
     def finish(self, status: str, reason: str | None, message: str | None) -> Steps:
         self.record.update(status=status, reason=reason, message=message,

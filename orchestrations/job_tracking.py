@@ -60,7 +60,7 @@ def track_job(context: df.DurableOrchestrationContext) -> Steps:
             result = yield from steps.call(GET_JOB, {"vault": state["vault"], "jobId": state["jobId"]})
             job = result["job"]
             polls += 1
-            board.update(polls=polls, jobStatus=job.get("status"), progress=job.get("progress_percent"))
+            board.update(polls=polls, jobStatus=job.get("status"), progress=job.get("progressPercent"))
             if job.get("outcome") != "running":
                 return summary("finished")
             yield from steps.wait(steps.policy.next_wait(None, now=steps.now))

@@ -100,7 +100,7 @@ class RestoreRun:
     def validate(self, point: dict[str, Any]) -> Steps:
         started = yield from self.steps.call(VALIDATE_RESTORE, {"request": self.plan.request, "recoveryPoint": point})
         operation = started["operation"]
-        self.result["validateOperation"] = operation.get("status_url") or operation.get("result_url")
+        self.result["validateOperation"] = operation.get("statusUrl") or operation.get("resultUrl")
         yield from self.wait_for_operation(operation, want_job=False)
         self.result["validated"] = True
 
@@ -122,7 +122,7 @@ class RestoreRun:
                                                       {**payload, "attemptedAt": first_attempt.isoformat()})
             if started.get("ok"):
                 operation = started["operation"]
-                self.result["restoreOperation"] = operation.get("status_url") or operation.get("result_url")
+                self.result["restoreOperation"] = operation.get("statusUrl") or operation.get("resultUrl")
                 job_id = yield from self.wait_for_operation(operation, want_job=True)
                 # Accepted but no job id came back: the job exists in Azure, so find it rather than fail.
                 job_id = job_id or (yield from self.find_job(attempt_at))
@@ -146,8 +146,8 @@ class RestoreRun:
             else:
                 # The job lookup comes next; a throttled re-post still waits out the service's Retry-After first.
                 self.steps.note_retry(error)
-                if error.get("retry_after"):
-                    yield from self.steps.wait(self.steps.policy.next_wait(error["retry_after"], now=self.steps.now))
+                if error.get("retryAfter"):
+                    yield from self.steps.wait(self.steps.policy.next_wait(error["retryAfter"], now=self.steps.now))
 
     def find_job(self, since: datetime) -> Steps:
         for _ in range(JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER):
@@ -164,10 +164,10 @@ class RestoreRun:
     def wait_for_operation(self, operation: dict[str, Any], *, want_job: bool) -> Steps:
         """The operation's job id once it is terminal. The polling mode is chosen once: Azure-AsyncOperation when
         the service gave one, then Location only if the status succeeded without the job id a restore needs."""
-        if operation.get("done") or operation.get("job_id"):
-            return operation.get("job_id")
-        status_url, result_url = operation.get("status_url"), operation.get("result_url")
-        retry_after = operation.get("retry_after")
+        if operation.get("done") or operation.get("jobId"):
+            return operation.get("jobId")
+        status_url, result_url = operation.get("statusUrl"), operation.get("resultUrl")
+        retry_after = operation.get("retryAfter")
         if status_url:
             job_id, retry_after = yield from self.poll_status(status_url, retry_after)
             if job_id or not want_job or not result_url:
@@ -188,7 +188,7 @@ class RestoreRun:
                 continue
             if status["state"] != "succeeded":
                 raise StepFailed(polled.get("error") or {"code": "OperationFailed", "message": status["status"]})
-            return status.get("job_id"), retry_after
+            return status.get("jobId"), retry_after
 
     def poll_result(self, url: str, retry_after: str | None) -> Steps:
         """GET Location until it answers done; the job id it carries (None for a 204)."""
@@ -197,8 +197,8 @@ class RestoreRun:
             polled = yield from self.steps.call(GET_OPERATION_RESULT, {"url": url})
             result = polled["result"]
             if result.get("done"):
-                return result.get("job_id")
-            retry_after = result.get("retry_after") or retry_after
+                return result.get("jobId")
+            retry_after = result.get("retryAfter") or retry_after
 
     def track(self, job_id: str) -> Steps:
         self.result["jobId"] = job_id
@@ -228,7 +228,7 @@ class RestoreRun:
         job = tracked["job"] or {}
         if job.get("outcome") in ("succeeded", "succeeded_with_warnings"):
             return self.finish("succeeded")
-        errors = job.get("error_details") or []
+        errors = job.get("errorDetails") or []
         first = errors[0] if errors else {}
         return self.finish("failed", {
             "code": first.get("code") or f"Job{job.get('status') or 'Failed'!s}",
@@ -260,7 +260,7 @@ def _maybe_accepted(error: dict[str, Any]) -> bool:
     """A timeout or dropped connection after sending, a 408/500/502/504, or the activity crashing (perhaps after
     the POST went out): the restore may have started. A 429 or 503 means it was not processed.
     """
-    return bool(error.get("outcome_unknown") or error.get("crash"))
+    return bool(error.get("outcomeUnknown") or error.get("crash"))
 
 
 def _is_conflict(error: dict[str, Any]) -> bool:
@@ -270,7 +270,7 @@ def _is_conflict(error: dict[str, Any]) -> bool:
 def _job_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:
     if not job:
         return None
-    keys = ("status", "outcome", "start_time", "end_time", "duration_seconds", "progress_percent")
+    keys = ("status", "outcome", "startTime", "endTime", "durationSeconds", "progressPercent")
     return {k: job.get(k) for k in keys}
 
 

@@ -120,7 +120,7 @@ class DataProtectionError(PgflexError):
             "message": self.message,
             "retryable": self.retryable,
             "advice": self.advice,
-            "outcome_unknown": self.outcome_unknown,
+            "outcomeUnknown": self.outcome_unknown,
         }
 
 
@@ -143,7 +143,7 @@ class TransportError(DataProtectionError):
 
     def to_dict(self) -> dict[str, Any]:
         """Adds ``request_sent``: the orchestrator needs it to avoid posting a restore twice."""
-        return {**super().to_dict(), "request_sent": self.request_sent}
+        return {**super().to_dict(), "requestSent": self.request_sent}
 
 
 class ApiError(DataProtectionError):
@@ -192,9 +192,9 @@ class ApiError(DataProtectionError):
             "code": self.code,
             "target": self.target,
             "details": self.details,
-            "request_id": self.request_id,
-            "correlation_id": self.correlation_id,
-            "retry_after": self.retry_after,
+            "requestId": self.request_id,
+            "correlationId": self.correlation_id,
+            "retryAfter": self.retry_after,
         }
 
 

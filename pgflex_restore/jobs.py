@@ -105,22 +105,22 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {
-            "arm_id": self.arm_id,
+            "armId": self.arm_id,
             "guid": self.guid,
             "status": self.status,
             "outcome": self.outcome,
             "operation": self.operation,
-            "operation_category": self.operation_category,
-            "backup_instance_id": self.backup_instance_id,
-            "data_source_id": self.data_source_id,
-            "start_time": format_datetime(self.start_time) if self.start_time else None,
-            "end_time": format_datetime(self.end_time) if self.end_time else None,
-            "duration_seconds": self.duration_seconds,
-            "progress_percent": self.progress_percent,
-            "error_details": [dict(e) for e in self.error_details],
-            "recovery_destination": self.recovery_destination,
-            "restore_type": self.restore_type,
-            "additional_details": dict(self.additional_details),
+            "operationCategory": self.operation_category,
+            "backupInstanceId": self.backup_instance_id,
+            "dataSourceId": self.data_source_id,
+            "startTime": format_datetime(self.start_time) if self.start_time else None,
+            "endTime": format_datetime(self.end_time) if self.end_time else None,
+            "durationSeconds": self.duration_seconds,
+            "progressPercent": self.progress_percent,
+            "errorDetails": [dict(e) for e in self.error_details],
+            "recoveryDestination": self.recovery_destination,
+            "restoreType": self.restore_type,
+            "additionalDetails": dict(self.additional_details),
         }
 
     @classmethod
@@ -128,22 +128,22 @@ class Job:
         """Inverse of to_dict."""
         status = str(data.get("status") or "")
         return cls(
-            arm_id=_str(data.get("arm_id")),
+            arm_id=_str(data.get("armId")),
             guid=str(data["guid"]),
             status=status,
             outcome=job_outcome(status),
             operation=_str(data.get("operation")),
-            operation_category=_str(data.get("operation_category")),
-            backup_instance_id=_str(data.get("backup_instance_id")),
-            data_source_id=_str(data.get("data_source_id")),
-            start_time=parse_service_datetime(data.get("start_time")),
-            end_time=parse_service_datetime(data.get("end_time")),
-            duration_seconds=_number(data.get("duration_seconds")),
-            progress_percent=_number(data.get("progress_percent")),
-            error_details=tuple(dict(e) for e in data.get("error_details") or [] if isinstance(e, Mapping)),
-            recovery_destination=_str(data.get("recovery_destination")),
-            restore_type=_str(data.get("restore_type")),
-            additional_details={str(k): str(v) for k, v in (data.get("additional_details") or {}).items()},
+            operation_category=_str(data.get("operationCategory")),
+            backup_instance_id=_str(data.get("backupInstanceId")),
+            data_source_id=_str(data.get("dataSourceId")),
+            start_time=parse_service_datetime(data.get("startTime")),
+            end_time=parse_service_datetime(data.get("endTime")),
+            duration_seconds=_number(data.get("durationSeconds")),
+            progress_percent=_number(data.get("progressPercent")),
+            error_details=tuple(dict(e) for e in data.get("errorDetails") or [] if isinstance(e, Mapping)),
+            recovery_destination=_str(data.get("recoveryDestination")),
+            restore_type=_str(data.get("restoreType")),
+            additional_details={str(k): str(v) for k, v in (data.get("additionalDetails") or {}).items()},
         )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .parsing import OperationStatus
+from .wire import camel_case
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class AsyncOperation:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return dict(self.__dict__)
+        return {camel_case(key): value for key, value in self.__dict__.items()}
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class OperationPoll:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"status": self.status.to_dict(), "retry_after": self.retry_after}
+        return {"status": self.status.to_dict(), "retryAfter": self.retry_after}
 
 
 @dataclass(frozen=True)
@@ -55,4 +56,4 @@ class OperationResultPoll:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return dict(self.__dict__)
+        return {camel_case(key): value for key, value in self.__dict__.items()}

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 from .cloud_error import parse_cloud_error
 from .jobs import Job, parse_job
 from .timeutil import format_datetime, parse_datetime, parse_service_datetime
+from .wire import camel_case
 
 __all__ = [
     "BackupInstance",
@@ -82,10 +83,10 @@ class DataStoreDetails:
             "type": self.type,
             "state": self.state,
             "visible": self.visible,
-            "creation_time": _dt_out(self.creation_time),
-            "expiry_time": _dt_out(self.expiry_time),
-            "rehydration_status": self.rehydration_status,
-            "rehydration_expiry_time": _dt_out(self.rehydration_expiry_time),
+            "creationTime": _dt_out(self.creation_time),
+            "expiryTime": _dt_out(self.expiry_time),
+            "rehydrationStatus": self.rehydration_status,
+            "rehydrationExpiryTime": _dt_out(self.rehydration_expiry_time),
         }
 
     @classmethod
@@ -95,10 +96,10 @@ class DataStoreDetails:
             type=str(data["type"]),
             state=_str(data.get("state")),
             visible=data.get("visible") if isinstance(data.get("visible"), bool) else None,
-            creation_time=_dt_in(data.get("creation_time")),
-            expiry_time=_dt_in(data.get("expiry_time")),
-            rehydration_status=_str(data.get("rehydration_status")),
-            rehydration_expiry_time=_dt_in(data.get("rehydration_expiry_time")),
+            creation_time=_dt_in(data.get("creationTime")),
+            expiry_time=_dt_in(data.get("expiryTime")),
+            rehydration_status=_str(data.get("rehydrationStatus")),
+            rehydration_expiry_time=_dt_in(data.get("rehydrationExpiryTime")),
         )
 
 
@@ -153,13 +154,13 @@ class RecoveryPoint:
         """JSON form."""
         return {
             "id": self.id,
-            "arm_id": self.arm_id,
+            "armId": self.arm_id,
             "time": format_datetime(self.time),
             "type": self.type,
             "stores": [s.to_dict() for s in self.stores],
-            "expiry_time": _dt_out(self.expiry_time),
+            "expiryTime": _dt_out(self.expiry_time),
             "state": self.state,
-            "friendly_name": self.friendly_name,
+            "friendlyName": self.friendly_name,
         }
 
     @classmethod
@@ -167,13 +168,13 @@ class RecoveryPoint:
         """Inverse of to_dict."""
         return cls(
             id=str(data["id"]),
-            arm_id=_str(data.get("arm_id")),
+            arm_id=_str(data.get("armId")),
             time=parse_datetime(str(data["time"])),
             type=_str(data.get("type")),
             stores=tuple(DataStoreDetails.from_dict(s) for s in data.get("stores") or []),
-            expiry_time=_dt_in(data.get("expiry_time")),
+            expiry_time=_dt_in(data.get("expiryTime")),
             state=_str(data.get("state")),
-            friendly_name=_str(data.get("friendly_name")),
+            friendly_name=_str(data.get("friendlyName")),
         )
 
 
@@ -225,10 +226,10 @@ class OperationStatus:
         return {
             "status": self.status,
             "state": self.state,
-            "job_id": self.job_id,
+            "jobId": self.job_id,
             "error": self.error,
-            "start_time": _dt_out(self.start_time),
-            "end_time": _dt_out(self.end_time),
+            "startTime": _dt_out(self.start_time),
+            "endTime": _dt_out(self.end_time),
             "id": self.id,
         }
 
@@ -239,10 +240,10 @@ class OperationStatus:
         return cls(
             status=str(data["status"]),
             state=operation_state(str(data["status"])),
-            job_id=_str(data.get("job_id")),
+            job_id=_str(data.get("jobId")),
             error=dict(error) if isinstance(error, Mapping) else None,
-            start_time=_dt_in(data.get("start_time")),
-            end_time=_dt_in(data.get("end_time")),
+            start_time=_dt_in(data.get("startTime")),
+            end_time=_dt_in(data.get("endTime")),
             id=_str(data.get("id")),
         )
 
@@ -292,19 +293,19 @@ class BackupInstance:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return dict(self.__dict__)
+        return {camel_case(key): value for key, value in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BackupInstance:
         """Inverse of to_dict."""
         return cls(
-            arm_id=str(data.get("arm_id") or ""),
+            arm_id=str(data.get("armId") or ""),
             name=str(data["name"]),
-            datasource_resource_id=_str(data.get("datasource_resource_id")),
-            datasource_type=_str(data.get("datasource_type")),
-            friendly_name=_str(data.get("friendly_name")),
-            protection_status=_str(data.get("protection_status")),
-            current_protection_state=_str(data.get("current_protection_state")),
+            datasource_resource_id=_str(data.get("datasourceResourceId")),
+            datasource_type=_str(data.get("datasourceType")),
+            friendly_name=_str(data.get("friendlyName")),
+            protection_status=_str(data.get("protectionStatus")),
+            current_protection_state=_str(data.get("currentProtectionState")),
         )
 
 

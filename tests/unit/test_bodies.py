@@ -84,8 +84,8 @@ def test_validate_wrapper() -> None:
 def test_lro_handles_are_plain_json() -> None:
     """The LRO handles cross the durable boundary as JSON the orchestrator reads."""
     op = AsyncOperation("https://m/s==2026-06-01", "https://m/l", "60", None, False, "r", "c")
-    assert json.loads(json.dumps(op.to_dict()))["status_url"] == "https://m/s==2026-06-01"
+    assert json.loads(json.dumps(op.to_dict()))["statusUrl"] == "https://m/s==2026-06-01"
     poll = OperationPoll(OperationStatus("Inprogress", "running"), "30")
-    assert json.loads(json.dumps(poll.to_dict()))["retry_after"] == "30"
+    assert json.loads(json.dumps(poll.to_dict()))["retryAfter"] == "30"
     result = OperationResultPoll(True, "job", None)
-    assert json.loads(json.dumps(result.to_dict())) == {"done": True, "job_id": "job", "retry_after": None}
+    assert json.loads(json.dumps(result.to_dict())) == {"done": True, "jobId": "job", "retryAfter": None}

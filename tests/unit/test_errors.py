@@ -105,14 +105,14 @@ def test_api_error_dict_is_plain_json_with_every_field(status: int) -> None:
                retry_after="7")
     data = json.loads(json.dumps(err.to_dict()))
     assert data["type"] == type(err).__name__ and data["status"] == status and data["code"] == "C"
-    assert (data["correlation_id"], data["retry_after"], data["retryable"]) == ("c", "7", err.retryable)
+    assert (data["correlationId"], data["retryAfter"], data["retryable"]) == ("c", "7", err.retryable)
 
 
 def test_transport_error_dict_says_whether_the_request_was_sent() -> None:
     """request_sent survives the boundary; transport errors are retryable."""
     for sent in (True, False):
         data = json.loads(json.dumps(TransportError("boom", request_sent=sent).to_dict()))
-        assert data["type"] == "TransportError" and data["request_sent"] is sent and data["retryable"]
+        assert data["type"] == "TransportError" and data["requestSent"] is sent and data["retryable"]
 
 
 def test_configuration_error_names_every_setting() -> None:
@@ -151,4 +151,4 @@ def test_outcome_unknown() -> None:
     assert [s for s in (400, 403, 404, 408, 409, 429, 500, 502, 503, 504) if _api(s).outcome_unknown] == [
         408, 500, 502, 504]
     assert not DataProtectionError("x").outcome_unknown
-    assert _api(504).to_dict()["outcome_unknown"] is True
+    assert _api(504).to_dict()["outcomeUnknown"] is True

@@ -20,7 +20,7 @@ def state(*, hours: float = 24, per_generation: int = 10) -> dict[str, Any]:
 
 
 def job(status: str, outcome: str, progress: float | None = None) -> dict[str, Any]:
-    return {"ok": True, "armCalls": 1, "job": {"status": status, "outcome": outcome, "progress_percent": progress}}
+    return {"ok": True, "armCalls": 1, "job": {"status": status, "outcome": outcome, "progressPercent": progress}}
 
 
 def scripted(answers: list[Any]) -> Any:
@@ -52,7 +52,7 @@ def test_a_long_job_continues_as_new_carrying_its_counts() -> None:
     carried = context.continued
     assert carried is not None
     assert (carried["polls"], carried["armCalls"], carried["generation"]) == (3, 3, 1)
-    assert carried["lastJob"]["progress_percent"] == 30
+    assert carried["lastJob"]["progressPercent"] == 30
     follow = FakeContext(carried, NOW + timedelta(minutes=2))
     summary = drive(track_job(follow), follow, scripted([job("Completed", "succeeded", 100)]))
     assert summary["outcome"] == "finished" and summary["polls"] == 4 and summary["armCalls"] == 4

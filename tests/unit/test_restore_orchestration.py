@@ -39,20 +39,20 @@ def plan(**settings: str) -> dict[str, Any]:
 
 def operation(*, status_url: str | None = STATUS_URL, result_url: str | None = None, retry_after: str | None = "10",
               job_id: str | None = None, done: bool = False) -> dict[str, Any]:
-    return {"ok": True, "armCalls": 1, "operation": {"status_url": status_url, "result_url": result_url,
-                                                      "retry_after": retry_after, "job_id": job_id, "done": done}}
+    return {"ok": True, "armCalls": 1, "operation": {"statusUrl": status_url, "resultUrl": result_url,
+                                                      "retryAfter": retry_after, "jobId": job_id, "done": done}}
 
 
 def status(state: str, *, job_id: str | None = None, retry_after: str | None = None) -> dict[str, Any]:
     return {"ok": True, "armCalls": 1, "retryAfter": retry_after,
-            "status": {"state": state, "status": state.title(), "job_id": job_id}}
+            "status": {"state": state, "status": state.title(), "jobId": job_id}}
 
 
 def failed(code: str, *, status_code: int | None = None, retryable: bool = False, unknown: bool = False,
            retry_after: str | None = None) -> dict[str, Any]:
     return {"ok": False, "armCalls": 1, "error": {
-        "code": code, "message": f"{code} happened", "retryable": retryable, "outcome_unknown": unknown,
-        "status": status_code, "retry_after": retry_after}}
+        "code": code, "message": f"{code} happened", "retryable": retryable, "outcomeUnknown": unknown,
+        "status": status_code, "retryAfter": retry_after}}
 
 
 def found(job_id: str | None) -> dict[str, Any]:
@@ -60,8 +60,8 @@ def found(job_id: str | None) -> dict[str, Any]:
 
 
 TRACKED_OK = {"outcome": "finished", "armCalls": 3, "retries": 0,
-              "job": {"status": "Completed", "outcome": "succeeded", "start_time": "s", "end_time": "e",
-                      "duration_seconds": 600.0, "progress_percent": 100.0}}
+              "job": {"status": "Completed", "outcome": "succeeded", "startTime": "s", "endTime": "e",
+                      "durationSeconds": 600.0, "progressPercent": 100.0}}
 
 
 class Host:
@@ -217,8 +217,8 @@ def test_a_status_without_job_id_falls_back_to_the_location_result() -> None:
     both = operation(result_url=RESULT_URL)
     result, context = run(happy(
         trigger_restore=[both], get_operation_status=[status("succeeded"), status("succeeded")],
-        get_operation_result=[{"ok": True, "armCalls": 1, "result": {"done": False, "retry_after": "5"}},
-                              {"ok": True, "armCalls": 1, "result": {"done": True, "job_id": JOB}}]))
+        get_operation_result=[{"ok": True, "armCalls": 1, "result": {"done": False, "retryAfter": "5"}},
+                              {"ok": True, "armCalls": 1, "result": {"done": True, "jobId": JOB}}]))
     assert result["status"] == "succeeded" and result["jobId"] == JOB
     assert activities(context)[-2:] == ["get_operation_result", "get_operation_result"]
 
@@ -227,7 +227,7 @@ def test_a_location_only_operation_is_polled_by_its_result() -> None:
     result, context = run(happy(
         trigger_restore=[operation(status_url=None, result_url=RESULT_URL, retry_after=None)],
         get_operation_status=[status("succeeded")],
-        get_operation_result=[{"ok": True, "armCalls": 1, "result": {"done": True, "job_id": JOB}}]))
+        get_operation_result=[{"ok": True, "armCalls": 1, "result": {"done": True, "jobId": JOB}}]))
     assert result["status"] == "succeeded" and "get_operation_result" in activities(context)
 
 
@@ -248,7 +248,7 @@ def test_a_trigger_that_returns_its_existing_job_is_not_polled() -> None:
     ({**TRACKED_OK, "outcome": "error", "error": {"code": "AuthorizationFailed", "message": "m"}}, "failed",
      "AuthorizationFailed"),
     ({**TRACKED_OK, "job": {"status": "Failed", "outcome": "failed",
-                            "error_details": [{"code": "UserErrorRestoreFailed", "message": "disk"}]}},
+                            "errorDetails": [{"code": "UserErrorRestoreFailed", "message": "disk"}]}},
      "failed", "UserErrorRestoreFailed"),
     ({**TRACKED_OK, "job": {"status": "Cancelled", "outcome": "failed"}}, "failed", "JobCancelled"),
 ])
