@@ -11,7 +11,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ first; the app's packages live in the root
     sys.path.insert(0, str(ROOT))
+
+from cli import local_stack  # noqa: E402 - needs the root on sys.path first
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-backup"
@@ -33,33 +35,24 @@ ISSUE_TIMINGS: dict[str, float] = {"validateSeconds": 25, "validateRetryAfter": 
 
 
 def instance_id(name: str, vault: str = VAULT) -> str:
-    return (f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataProtection/backupVaults/"
-            f"{vault}/backupInstances/{name}")
+    return f"{vault_id(vault)}/backupInstances/{name}"
 
 
 def vault_id(vault: str = VAULT) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataProtection/backupVaults/{vault}"
+    return local_stack.vault_id(SUB, RG, vault)
 
 
 def backup_instance(name: str, timings: dict[str, float], points: int = 5) -> dict[str, Any]:
-    newest = START - timedelta(hours=2)
     return {
-        "serverId": f"/subscriptions/{SUB}/resourceGroups/rg-db/providers/Microsoft.DBforPostgreSQL/"
-                    f"flexibleServers/{name}",
+        "serverId": local_stack.server_id(SUB, "rg-db", name),
         "databases": ["appdb"],
-        "recoveryPoints": [{"id": f"rp-{i}", "time": (newest - timedelta(days=i)).isoformat()}
-                           for i in range(points)],
+        "recoveryPoints": local_stack.daily_points(points, START - timedelta(hours=2)),
         "timings": dict(timings),
     }
 
 
 def scenario(instances: dict[str, dict[str, Any]], containers: list[str], **top: Any) -> dict[str, Any]:
-    return {
-        "subscriptions": {SUB: {"resourceGroups": {RG: {"vaults": {VAULT: {
-            "location": "westeurope", "storageRoleAssignments": containers, "backupInstances": instances,
-        }}}}}},
-        **top,
-    }
+    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT, **top)
 
 
 def app_env(emulator_env: dict[str, str], target: str = TARGET, **extra: str) -> dict[str, str]:
@@ -87,15 +80,6 @@ def restore_plan(env: dict[str, str], instance: str, restore_id: str, target: st
     return RestorePlan.create(restore_id, request, settings, origin={"via": "bench"}).to_dict()
 
 
-def reset_app_caches() -> None:
-    """The app caches settings and credentials per process; a bench that starts a new emulator resets them."""
-    import clients
-    from pgflex_restore.settings import reset_settings_cache
-
-    reset_settings_cache()
-    clients.reset()
-
-
 @dataclass
 class VirtualApp:
     clock: Any
@@ -110,22 +94,14 @@ def virtual_app(instances: dict[str, dict[str, Any]], *, extra_env: dict[str, st
                 containers: list[str] | None = None, target: str = TARGET,
                 determinism_checks: bool = False) -> Iterator[VirtualApp]:
     """Emulator + devhost on one VirtualClock that jumps to the next durable timer whenever nothing else runs."""
-    from devhost import DevHost, VirtualClock
-    from emulator import EmulatorServer
+    from devhost import VirtualClock
 
     clock = VirtualClock(START)
     spec = scenario(instances, containers or [target], **(scenario_top or {}))
-    with ExitStack() as stack:
-        emulator = stack.enter_context(EmulatorServer(spec, clock=clock, storage_connection_string=storage))
-        env = app_env(emulator.env(), target, **(extra_env or {}))
-        if storage:
-            env["AzureWebJobsStorage"] = storage
-        reset_app_caches()
-        host = stack.enter_context(DevHost.load("function_app", clock=clock, env=env,
-                                                storage_connection_string=storage,
-                                                determinism_checks=determinism_checks))
-        stack.callback(reset_app_caches)
-        yield VirtualApp(clock, emulator, host, env)
+    env = app_env({}, target, **(extra_env or {}))
+    with local_stack.local_app(spec, env=env, clock=clock, storage=storage,
+                               determinism_checks=determinism_checks) as app:
+        yield VirtualApp(clock, app.emulator, app.host, app.env)
 
 
 def replayed_events(history: list[dict[str, Any]]) -> int:

@@ -48,10 +48,10 @@ from _common import (
     app_env,
     classify,
     instance_id,
+    local_stack,
     machine,
     parse_arm_time,
     print_figures,
-    reset_app_caches,
     restore_plan,
     scenario,
 )
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(emulator.env())  # the SDK side's ManagedIdentityCredential reads these
         for stale in ("MSI_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT"):
             os.environ.pop(stale, None)
-        reset_app_caches()
+        local_stack.reset_app_caches()
         credential = ManagedIdentityCredential()
         outcomes: dict[str, dict[str, Any]] = {}
         timeout = 3 * sum(timings.values()) + 120
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             thread.join(timeout)
         counts, lags = per_side(emulator)
         identity = sum(1 for r in emulator.requests if not r["path"].startswith("/subscriptions/"))
-        reset_app_caches()
+        local_stack.reset_app_caches()
     for key in names:
         print(f"{key}: {outcomes.get(key)} requests {dict(counts.get(key, {}))}")
 

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import requests
 
+from cli.local_stack import daily_points, local_app, vault_tree
 from pgflex_restore.progress import FINISHED_STATUSES
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000d3e0"
@@ -27,27 +28,19 @@ CONTAINER = "restores"
 
 def demo_scenario(target_container_url: str, now: datetime) -> dict[str, Any]:
     """A vault with one protected server, a week of daily points, and timings short enough to watch."""
-    points = [{"id": f"rp-{i:02d}", "time": (now - timedelta(days=i, hours=1)).isoformat(),
-               "stores": ["VaultStore"]} for i in range(7)]
-    return {
-        "subscriptions": {SUBSCRIPTION: {"resourceGroups": {RESOURCE_GROUP: {"vaults": {VAULT: {
-            "location": "westeurope",
-            "storageRoleAssignments": [target_container_url],
-            "backupInstances": {INSTANCE: {
-                "serverId": SERVER,
-                "databases": ["inventory", "billing"],
-                "recoveryPoints": points,
-                "timings": {"validateSeconds": 3, "validateRetryAfter": 2, "restoreSeconds": 4,
-                            "restoreRetryAfter": 2, "jobSeconds": 12},
-            }},
-        }}}}}},
+    instance = {
+        "serverId": SERVER,
+        "databases": ["inventory", "billing"],
+        "recoveryPoints": daily_points(7, now - timedelta(hours=1), width=2, stores=["VaultStore"]),
+        "timings": {"validateSeconds": 3, "validateRetryAfter": 2, "restoreSeconds": 4,
+                    "restoreRetryAfter": 2, "jobSeconds": 12},
     }
+    return vault_tree({INSTANCE: instance}, [target_container_url], subscription=SUBSCRIPTION,
+                      resource_group=RESOURCE_GROUP, vault=VAULT)
 
 
 def run_demo(*, output: str, stdout: TextIO, stderr: TextIO) -> int:
-    from devhost import DevHost, RealClock
     from devhost.azurite import running_azurite
-    from emulator import EmulatorServer
 
     def say(text: str) -> None:
         print(text, file=stderr, flush=True)
@@ -60,23 +53,19 @@ def run_demo(*, output: str, stdout: TextIO, stderr: TextIO) -> int:
         blobs = BlobServiceClient.from_connection_string(azurite.connection_string)
         blobs.create_container(CONTAINER)
         scenario = demo_scenario(container_url, datetime.now(UTC))
-        say("starting the DataProtection + managed identity emulator...")
-        with EmulatorServer(scenario, storage_connection_string=azurite.connection_string) as emulator:
-            env = {
-                **emulator.env(),
-                "AzureWebJobsStorage": azurite.connection_string,
-                "TASKHUB_NAME": "pgflexdemo",
-                "RESTORE_TARGET_ALLOWLIST": container_url,
-                "RESTORE_REQUESTS_QUEUE": "restore-requests",
-                "POLL_MIN_SECONDS": "1",
-                "POLL_DEFAULT_SECONDS": "3",
-                "RESTORE_TIMEOUT": "PT10M",
-            }
-            say(f"emulator at {emulator.url}; starting the Functions app in devhost...")
-            with DevHost.load("function_app", clock=RealClock(), env=env,
-                              storage_connection_string=azurite.connection_string) as host:
-                result = _drive(host, container_url, say)
-            files = sorted((b.name, b.size) for b in blobs.get_container_client(CONTAINER).list_blobs())
+        say("starting the DataProtection + managed identity emulator and the Functions app in devhost...")
+        env = {
+            "TASKHUB_NAME": "pgflexdemo",
+            "RESTORE_TARGET_ALLOWLIST": container_url,
+            "RESTORE_REQUESTS_QUEUE": "restore-requests",
+            "POLL_MIN_SECONDS": "1",
+            "POLL_DEFAULT_SECONDS": "3",
+            "RESTORE_TIMEOUT": "PT10M",
+        }
+        with local_app(scenario, env=env, storage=azurite.connection_string) as app:
+            say(f"emulator at {app.emulator.url}; app at {app.host.http_base}")
+            result = _drive(app.host, container_url, say)
+        files = sorted((b.name, b.size) for b in blobs.get_container_client(CONTAINER).list_blobs())
     if output == "json":
         print(json.dumps({"result": result, "files": [{"name": n, "size": s} for n, s in files]}), file=stdout)
     else:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from cli.local_stack import daily_points, server_id, vault_id, vault_tree
 from cli.progress import LiveLine
 from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.progress import FINISHED_STATUSES
@@ -135,18 +136,16 @@ def emulator_scenario(container_url: str, now: datetime) -> dict[str, Any]:
     """Three servers with daily points and timings short enough to watch."""
     instances = {
         f"{server}-bi": {
-            "serverId": (f"/subscriptions/{EMULATOR_SUB}/resourceGroups/db-rg/providers/"
-                         f"Microsoft.DBforPostgreSQL/flexibleServers/{server}"),
+            "serverId": server_id(EMULATOR_SUB, "db-rg", server),
             "databases": databases,
-            "recoveryPoints": [{"id": f"rp-{i}", "time": (now - timedelta(days=i, hours=3)).isoformat(),
-                                "stores": ["VaultStore"]} for i in range(5)],
+            "recoveryPoints": daily_points(5, now - timedelta(hours=3), stores=["VaultStore"]),
             "timings": {"validateSeconds": 2, "validateRetryAfter": 1, "restoreSeconds": 2, "restoreRetryAfter": 1,
                         "jobSeconds": 5},
         }
         for server, databases in EMULATOR_SERVERS.items()
     }
-    vault = {"location": "westeurope", "storageRoleAssignments": [container_url], "backupInstances": instances}
-    return {"subscriptions": {EMULATOR_SUB: {"resourceGroups": {EMULATOR_RG: {"vaults": {EMULATOR_VAULT: vault}}}}}}
+    return vault_tree(instances, [container_url], subscription=EMULATOR_SUB, resource_group=EMULATOR_RG,
+                      vault=EMULATOR_VAULT)
 
 
 @contextmanager
@@ -164,8 +163,7 @@ def emulator_environment(say: Callable[[str], None]) -> Iterator[tuple[dict[str,
         scenario = emulator_scenario(container_url, datetime.now(UTC))
         say("starting the DataProtection + managed identity emulator...")
         with EmulatorServer(scenario, storage_connection_string=azurite.connection_string) as emulator:
-            vault = (f"/subscriptions/{EMULATOR_SUB}/resourceGroups/{EMULATOR_RG}/providers/"
-                     f"Microsoft.DataProtection/backupVaults/{EMULATOR_VAULT}")
+            vault = vault_id(EMULATOR_SUB, EMULATOR_RG, EMULATOR_VAULT)
             env = {
                 **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME")},
                 **emulator.env(),

@@ -10,7 +10,7 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +18,10 @@ from typing import Any
 import requests
 from azure.storage.blob import BlobServiceClient
 
-import clients
+from cli import local_stack
 from devhost import DevHost, InstanceNotFoundError, InstanceState, VirtualClock
 from devhost.azurite import Azurite
 from emulator import EmulatorServer
-from pgflex_restore.settings import reset_settings_cache
 
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-backup"
@@ -32,23 +31,21 @@ _unique = itertools.count(1)
 
 
 def instance_id(name: str, vault: str = VAULT) -> str:
-    return (f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataProtection/backupVaults/"
-            f"{vault}/backupInstances/{name}")
+    return f"{vault_id(vault)}/backupInstances/{name}"
 
 
 def vault_id(vault: str = VAULT) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataProtection/backupVaults/{vault}"
+    return local_stack.vault_id(SUB, RG, vault)
 
 
 def server_id(name: str) -> str:
-    return f"/subscriptions/{SUB}/resourceGroups/rg-db/providers/Microsoft.DBforPostgreSQL/flexibleServers/{name}"
+    return local_stack.server_id(SUB, "rg-db", name)
 
 
 def points(count: int = 5, *, newest: datetime = START - timedelta(hours=2), every: timedelta = timedelta(days=1),
            stores: tuple[str, ...] = ("VaultStore",)) -> list[dict[str, Any]]:
     """Daily recovery points, newest first, ids rp-0 (newest) .. rp-N."""
-    return [{"id": f"rp-{i}", "time": (newest - i * every).isoformat(), "stores": list(stores)}
-            for i in range(count)]
+    return local_stack.daily_points(count, newest, every=every, stores=stores)
 
 
 def backup_instance(name: str = "pg1", **overrides: Any) -> dict[str, Any]:
@@ -64,14 +61,7 @@ def backup_instance(name: str = "pg1", **overrides: Any) -> dict[str, Any]:
 
 
 def scenario(instances: dict[str, dict[str, Any]], containers: list[str], **top: Any) -> dict[str, Any]:
-    return {
-        "subscriptions": {SUB: {"resourceGroups": {RG: {"vaults": {VAULT: {
-            "location": "westeurope",
-            "storageRoleAssignments": containers,
-            "backupInstances": instances,
-        }}}}}},
-        **top,
-    }
+    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT, **top)
 
 
 @dataclass
@@ -184,28 +174,18 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
     clock = VirtualClock(START)
     spec = scenario(instances or {"pg1": backup_instance()}, [container_url] if grant_role else [],
                     **(scenario_top or {}))
-    with ExitStack() as stack:
-        emulator = stack.enter_context(
-            EmulatorServer(spec, clock=clock, storage_connection_string=azurite.connection_string))
-        env = {
-            **emulator.env(),
-            "AzureWebJobsStorage": azurite.connection_string,
-            "TASKHUB_NAME": f"hub{n}",
-            "DATAPROTECTION_API_VERSION": api_version,
-            "RESTORE_TARGET_ALLOWLIST": container_url,
-            "RESTORE_REQUESTS_QUEUE": queue,
-            "RESTORE_VAULTS": vault_id(),
-            "ALERT_RESTORE_TARGET": container_url,
-            "POLL_MIN_SECONDS": "5",
-            "POLL_DEFAULT_SECONDS": "30",
-            "RESTORE_TIMEOUT": "PT24H",
-            **(extra_env or {}),
-        }
-        reset_settings_cache()
-        clients.reset()
-        host = stack.enter_context(DevHost.load("function_app", clock=clock, env=env,
-                                                storage_connection_string=azurite.connection_string,
-                                                **(host_options or {})))
-        stack.callback(clients.reset)
-        stack.callback(reset_settings_cache)
-        yield Stack(clock, emulator, host, azurite, container, container_url, queue)
+    env = {
+        "TASKHUB_NAME": f"hub{n}",
+        "DATAPROTECTION_API_VERSION": api_version,
+        "RESTORE_TARGET_ALLOWLIST": container_url,
+        "RESTORE_REQUESTS_QUEUE": queue,
+        "RESTORE_VAULTS": vault_id(),
+        "ALERT_RESTORE_TARGET": container_url,
+        "POLL_MIN_SECONDS": "5",
+        "POLL_DEFAULT_SECONDS": "30",
+        "RESTORE_TIMEOUT": "PT24H",
+        **(extra_env or {}),
+    }
+    with local_stack.local_app(spec, env=env, clock=clock, storage=azurite.connection_string,
+                               **(host_options or {})) as app:
+        yield Stack(clock, app.emulator, app.host, azurite, container, container_url, queue)
