@@ -1,6 +1,6 @@
 """Local stand-in for Microsoft.DataProtection (Azure Backup) and the App Service managed-identity endpoint.
 
-Shares no code with the app's core package: it works from the official swagger in azure-spec/ directly.
+Shares no code with the app's core package: it works from the official API description in emulator/api/.
 """
 
 from .clock import RealClock, VirtualClock

@@ -1,9 +1,9 @@
-"""The official API description (azure-spec/): api-versions, and request-body validation against its schemas.
+"""The official API description: api-versions, and request-body validation against its schemas.
 
-The emulator works from the swagger files directly and ships none of its own copies: it finds them through the
-environment variable ``PGFLEX_AZURE_SPEC``, then ``../shared/azure-spec`` beside the repository (or beside the
-working directory), and fails with a clear message if neither exists. Validation follows the swagger's
-``$ref``s, ``allOf`` inheritance and ``objectType`` discriminators, and names the failing field.
+The emulator works from the repository's copy of the swagger (``emulator/api/``, derived from the official files
+by ``scripts/derive_api_description.py``; see ``emulator/api/SOURCE.md``), or from the folder named by
+``PGFLEX_AZURE_SPEC`` (one folder per api-version, as azure-rest-api-specs lays it out). Validation follows the
+swagger's ``$ref``s, ``allOf`` inheritance and ``objectType`` discriminators, and names the failing field.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ class SpecNotFoundError(RuntimeError):
     """azure-spec/ could not be located."""
 
 
+BUNDLED = Path(__file__).resolve().parent / "api"
+
+
 def spec_root() -> Path:
-    """The azure-spec folder: $PGFLEX_AZURE_SPEC, else ../shared/azure-spec beside the repo or the cwd."""
-    candidates: list[Path] = []
+    """The API description folder: $PGFLEX_AZURE_SPEC when set, else the repository's copy."""
     if os.environ.get(SPEC_ENV):
-        candidates.append(Path(os.environ[SPEC_ENV]))
-    repo = Path(__file__).resolve().parent.parent
-    candidates += [repo.parent / "shared" / "azure-spec", Path.cwd().parent / "shared" / "azure-spec"]
-    return find_spec(candidates)
+        return find_spec([Path(os.environ[SPEC_ENV])])
+    return find_spec([BUNDLED])
 
 
 def find_spec(candidates: list[Path]) -> Path:

@@ -13,7 +13,7 @@ from devhost.azurite import Azurite, start_azurite
 from pgflex_restore.settings import SETTING_NAMES, reset_settings_cache
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SPEC_ROOT = REPO_ROOT.parent / "shared" / "azure-spec"
+SPEC_ROOT = REPO_ROOT / "emulator" / "api"
 API_VERSIONS = ("2021-07-01", "2026-06-01")
 
 
@@ -29,9 +29,9 @@ def azurite() -> Iterator[Azurite]:
 
 @pytest.fixture(scope="session")
 def spec_root() -> Path:
-    """../shared/azure-spec, the official API description the app and the emulator must agree with."""
+    """The repository's copy of the official API description, which the app and the emulator must agree with."""
     if not SPEC_ROOT.is_dir():
-        pytest.fail(f"the official API description is missing: expected {SPEC_ROOT} beside the repository")
+        pytest.fail(f"the API description is missing: expected {SPEC_ROOT} (scripts/derive_api_description.py)")
     return SPEC_ROOT
 
 
