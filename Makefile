@@ -9,7 +9,7 @@ INFRA_VENV ?= .venv-infra
 INFRA_DEPS := $(INFRA_VENV)/.deps-installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup test lint typecheck pytest coverage demo bench infra-check clean
+.PHONY: setup test lint typecheck pytest coverage demo start bench infra-check clean
 
 setup: $(DEPS) $(AZURITE) $(INFRA_DEPS)
 
@@ -61,6 +61,10 @@ coverage: setup
 
 demo: $(DEPS) $(AZURITE)
 	$(BIN)/python -m pgflex_restore demo
+
+# The app served locally like `func start`: http://localhost:7071/api/... (PORT=... to change), until Ctrl-C.
+start: $(DEPS) $(AZURITE)
+	$(BIN)/python -m pgflex_restore start $(if $(PORT),--port $(PORT))
 
 infra-check: setup
 	$(BIN)/python -m pytest tests/infra -q

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from cli.drill import add_drill_parser, run_drill_command
 from cli.progress import LiveLine
+from cli.start import add_start_parser
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.progress import FINISHED_STATUSES, merge_progress
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run one restore end to end against the local emulator and Azurite")
     demo.add_argument("--output", choices=("text", "json"), default="text")
 
+    add_start_parser(commands)
+
     add_drill_parser(commands)
     return parser
 
@@ -57,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser().parse_args(argv)
+    if args.command == "start":
+        from cli.start import run_start
+
+        return run_start(args, os.environ, stdout=out, stderr=err)
     if args.command == "demo":
         from cli.demo import run_demo
 

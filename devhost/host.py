@@ -67,6 +67,7 @@ class DevHost:
     - `memoize_timestamps`: cache the SDK's timestamp parsing (speed only); default from
       DEVHOST_MEMOIZE_TIMESTAMPS=1.
     - `redelivery`: at-least-once activities (devhost.redelivery); default from DEVHOST_REDELIVERY.
+    - `http_port`: the public listener's port (0: any free one; `func start` uses 7071).
     - `concurrent_activities`: run activities on a thread pool of host.json's maxConcurrentActivityFunctions, as
       the worker does, instead of one at a time; default from DEVHOST_CONCURRENT_ACTIVITIES=1.
     A host starts once; make a new one to start again.
@@ -77,13 +78,14 @@ class DevHost:
                  function_key: str = "testkey", app_dir: str | Path | None = None,
                  determinism_checks: bool | None = None, run_timers: bool = False,
                  memoize_timestamps: bool | None = None, redelivery: Redelivery | None = None,
-                 concurrent_activities: bool | None = None) -> None:
+                 concurrent_activities: bool | None = None, http_port: int = 0) -> None:
         self.app = app
         self.clock: Clock = clock or RealClock()
         self.env = dict(env or {})
         self.storage_connection_string = storage_connection_string
         self.auto_advance = is_virtual(self.clock) if auto_advance is None else auto_advance
         self.function_key = function_key
+        self.http_port = http_port
         self.master_key = f"{function_key}-master"
         self.system_key = f"{function_key}-durabletask"
         self.app_dir = Path(app_dir) if app_dir else None
@@ -128,7 +130,7 @@ class DevHost:
         self._env_context.__enter__()
         try:
             self.settings = load_host_settings(self.app_dir)
-            public = LoopbackServer(self._dispatch_public, "http")
+            public = LoopbackServer(self._dispatch_public, "http", self.http_port)
             rpc = LoopbackServer(self._dispatch_rpc, "rpc")
             self._servers = [public, rpc]
             self.urls = Urls(public.base_url, rpc.base_url + RPC_PREFIX, self.settings.hub_name, self.system_key)

@@ -40,9 +40,10 @@ class _Listener(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    """A threaded HTTP server on 127.0.0.1 and a free port, handing every request to `dispatch`."""
+    """A threaded HTTP server on 127.0.0.1 (a free port unless `port` is given), handing every request to
+    `dispatch`."""
 
-    def __init__(self, dispatch: Dispatch, name: str) -> None:
+    def __init__(self, dispatch: Dispatch, name: str, port: int = 0) -> None:
         self._dispatch = dispatch
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,7 +88,7 @@ class LoopbackServer:
             def log_message(self, format: str, *args: object) -> None:
                 log.debug("%s " + format, name, *args)
 
-        self._server = _Listener(("127.0.0.1", 0), Handler)
+        self._server = _Listener(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=f"devhost-{name}",
                                         daemon=True)

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from datetime import UTC
+from pathlib import Path
 from types import FrameType
 
 from .clock import Clock, RealClock, VirtualClock, parse_time
@@ -17,10 +18,13 @@ from .scenario import Scenario, ScenarioError
 from .server import EmulatorServer
 from .spec import SpecNotFoundError, spec_root
 
+EXAMPLE_SCENARIO = Path(__file__).resolve().parent / "example_scenario.yaml"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__)
-    parser.add_argument("--scenario", required=True, help="scenario file (JSON or YAML)")
+    parser.add_argument("--scenario", default=str(EXAMPLE_SCENARIO),
+                        help="scenario file (JSON or YAML); default: the example scenario")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--clock", choices=("real", "virtual"), default="real",
                         help="real time, or a virtual clock moved through POST /_emulator/clock/advance")

@@ -106,6 +106,26 @@ def test_command_line_prints_its_addresses_and_stops_on_sigterm(tmp_path: Path) 
     assert process.returncode == 0
 
 
+def test_command_line_without_arguments_serves_the_example_scenario() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "emulator"], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().split("=", 1)[1]
+        identity, header = (process.stdout.readline().strip().split("=", 1)[1] for _ in range(2))
+        token = requests.get(identity, params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
+                             headers={"X-IDENTITY-HEADER": header}, timeout=10).json()["access_token"]
+        vault = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/backup-rg/providers/"
+                 "Microsoft.DataProtection/backupVaults/pg-vault")
+        answer = requests.get(f"{url}{vault}/backupInstances", params={"api-version": "2026-06-01"},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert {bi["name"] for bi in answer.json()["value"]} == {"pg-prod-orders", "pg-legacy"}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
+
+
 def test_command_line_reports_a_bad_scenario(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"pageSize": 0}')
