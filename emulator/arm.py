@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class ArmRoutes:
     def __init__(self) -> None:
         both = (V2021, V2026)
         self.table: list[tuple[str, re.Pattern[str], tuple[str, ...], Handler]] = [
+            ("GET", _route(_BV), both, get_vault),
             ("GET", _route(_BV + "/backupInstances"), both, list_instances),
             ("GET", _route(_BI), both, get_instance),
             ("GET", _route(_BI + "/recoveryPoints"), both, list_recovery_points),
@@ -72,6 +74,7 @@ class ArmRoutes:
             ("GET", _route(_LOC + "/operationStatus/(?P<op>[^/]+)"), both, operation_status),
             ("GET", _route(_LOC + "/operationResults/(?P<op>[^/]+)"), both, operation_result),
             ("GET", _route(_BV + "/operationStatus/(?P<op>[^/]+)"), (V2026,), operation_status),
+            ("GET", _route(_BI + "/operationResults/(?P<op>[^/]+)"), (V2026,), instance_operation_result),
             ("GET", _route(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER
                            + "/operationStatus/(?P<op>[^/]+)"), (V2026,), operation_status),
         ]
@@ -119,6 +122,10 @@ def _instance(state: EmulatorState, p: dict[str, str]) -> tuple[Vault, BackupIns
     return vault, instance
 
 
+def get_vault(state: EmulatorState, req: Request) -> Response:
+    return Response(200, resources.backup_vault(_vault(state, req.params), req.api_version))
+
+
 def list_instances(state: EmulatorState, req: Request) -> Response:
     vault = _vault(state, req.params)
     items = [resources.backup_instance(vault, bi, req.api_version) for bi in vault.backup_instances.values()]
@@ -133,10 +140,12 @@ def get_instance(state: EmulatorState, req: Request) -> Response:
 def list_recovery_points(state: EmulatorState, req: Request) -> Response:
     vault, instance = _instance(state, req.params)
     start, end = time_window(parse_filter(req.query.get("$filter")))
-    points = [rp for rp in instance.recovery_points
-              if (start is None or rp.time >= start) and (end is None or rp.time <= end)]
-    items = [resources.recovery_point(vault, instance, rp, req.api_version) for rp in points]
-    return Response(200, page(items, req.query, req.base, req.path, state.scenario.page_size))
+    points = instance.recovery_points  # newest first: the time window is a slice found by bisection
+    newest_first = lambda rp: -rp.time.timestamp()  # noqa: E731
+    low = 0 if end is None else bisect.bisect_left(points, -end.timestamp(), key=newest_first)
+    high = len(points) if start is None else bisect.bisect_right(points, -start.timestamp(), key=newest_first)
+    return Response(200, page(points[low:high], req.query, req.base, req.path, state.scenario.page_size,
+                              render=lambda rp: resources.recovery_point(vault, instance, rp, req.api_version)))
 
 
 def get_recovery_point(state: EmulatorState, req: Request) -> Response:
@@ -158,9 +167,13 @@ def _async_headers(req: Request, op: Operation) -> dict[str, str]:
     else:
         status_url = f"{req.base}{vault.id}/operationStatus/{op.id}"
     query = f"?api-version={req.api_version}"
+    # 2026-06-01 answers with the instance-scoped operation result (BackupInstances_GetBackupInstanceOperationResult),
+    # as its TriggerRestore examples do; 2021-07-01 with the location-scoped one.
+    result_url = f"{location_scope}/operationResults/{op.id}" if req.api_version == V2021 else \
+        f"{req.base}{vault.id}/backupInstances/{op.instance.name}/operationResults/{op.id}"
     return {
         "Azure-AsyncOperation": status_url + query,
-        "Location": f"{location_scope}/operationResults/{op.id}{query}",
+        "Location": result_url + query,
         "Retry-After": str(op.retry_after),
     }
 
@@ -196,21 +209,42 @@ def _operation(state: EmulatorState, p: dict[str, str]) -> Operation:
 
 
 def operation_status(state: EmulatorState, req: Request) -> Response:
+    """The OperationResource; while it runs, with the Retry-After the scenario gives status answers."""
     op = _operation(state, req.params)
     status_id = req.path.rstrip("/")
-    body = resources.operation_status(op, status_id, state.now(), state.scenario.status_spelling)
-    return Response(200, body)
+    now = state.now()
+    body = resources.operation_status(op, status_id, now, state.scenario.status_spelling)
+    if op.done(now):
+        return Response(200, body)
+    setting = op.instance.timings.status_retry_after
+    retry_after = None if setting == "absent" else str(op.retry_after if setting == "same" else int(setting))
+    return Response(200, body, {"Retry-After": retry_after} if retry_after is not None else {})
 
 
 def operation_result(state: EmulatorState, req: Request) -> Response:
     op = _operation(state, req.params)
     if not op.done(state.now()):
         return Response(202, None, _async_headers(req, op))
+    _raise_failure(op)
+    return Response(200, resources.operation_result(op))
+
+
+def _raise_failure(op: Operation) -> None:
+    """A finished operation that failed answers its result URL with the failure as a CloudError."""
     if op.error is not None:
         code = str(op.error.get("code", ""))
         status = 409 if code.endswith(("AlreadyExists", "InProgress")) else 400
         raise ArmError(status, code, str(op.error.get("message", "")), target=op.error.get("target"))
-    return Response(200, resources.operation_result(op))
+
+
+def instance_operation_result(state: EmulatorState, req: Request) -> Response:
+    """2026-06-01's instance-scoped result route (the Location of validateRestore and restore): 202 while the
+    operation runs, then its OperationJobExtendedInfo, the final-state-schema both operations declare."""
+    _, instance = _instance(state, req.params)
+    op = _operation(state, req.params)
+    if op.instance is not instance:
+        raise ArmError(404, "ResourceNotFound", f"The operation '{req.params['op']}' was not found.")
+    return operation_result(state, req)
 
 
 def list_jobs(state: EmulatorState, req: Request) -> Response:

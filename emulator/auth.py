@@ -11,6 +11,7 @@ import json
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from .errors import ArmError
 # Audiences ARM accepts for its own tokens (azure-identity strips "/.default" from the scope).
 ARM_AUDIENCES = ("https://management.azure.com", "https://management.core.windows.net")
 IDENTITY_PATH = "/msi/token"
+TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"  # the tenant the emulated identity belongs to
 IDENTITY_API_VERSION = "2019-08-01"
 SYSTEM_ASSIGNED_CLIENT_ID = "00000000-0000-0000-0000-0000000e5e1f"
 
@@ -46,8 +48,8 @@ class TokenStore:
 
     def issue(self, resource: str, client_id: str | None = None) -> dict[str, Any]:
         """The App Service protocol's answer (``expires_on`` as epoch seconds, in a string as App Service does)."""
-        token = secrets.token_urlsafe(32)
         expires_on = int(time.time()) + self.lifetime_seconds
+        token = _jwt(resource, client_id or SYSTEM_ASSIGNED_CLIENT_ID, expires_on)
         with self._lock:
             # Forget tokens an hour past expiry (a long-running emulator must not grow for ever); until then an
             # expired or revoked token still gets its specific 401 rather than "unknown token".
@@ -117,6 +119,23 @@ class TokenStore:
             return 400, {"statusCode": 400, "message": "The resource parameter is required."}
         # A user-assigned identity is named by client_id, mi_res_id or object_id (msal's App Service mapping).
         return 200, self.issue(resource, query.get("client_id"))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt(resource: str, client_id: str, expires_on: int) -> str:
+    """A token shaped like Entra's (header.payload.signature, base64url JSON claims: aud, iss, iat, nbf, exp, oid,
+    appid, tid, xms_mirid). The signature is random: the emulator checks tokens by lookup, never by verifying it,
+    and a client must treat a token as opaque anyway."""
+    now = int(time.time())
+    header = {"typ": "JWT", "alg": "RS256", "kid": "emulator"}
+    claims = {"aud": resource.rstrip("/"), "iss": f"https://sts.windows.net/{TENANT_ID}/", "iat": now, "nbf": now,
+              "exp": expires_on, "oid": str(uuid.uuid5(uuid.NAMESPACE_OID, client_id)), "appid": client_id,
+              "tid": TENANT_ID, "idtyp": "app", "uti": secrets.token_urlsafe(16)}
+    parts = [json.dumps(part, separators=(",", ":")).encode() for part in (header, claims)]
+    return ".".join([*(_b64url(part) for part in parts), _b64url(secrets.token_bytes(64))])
 
 
 def _unauthorized(code: str, message: str, description: str, claims: str | None = None) -> ArmError:

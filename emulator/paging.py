@@ -5,21 +5,26 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from .clock import parse_time
 from .errors import ArmError
 
 _CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|ge|gt|le|lt)\s+(?:'([^']*)'|(\w+))\s*$", re.IGNORECASE)
+T = TypeVar("T")
 FILTER_FIELDS = ("startDate", "endDate", "isVisible", "restorePointDataStoreId", "extendedInfo", "restorePointState")
 
 
-def page(items: list[dict[str, Any]], query: dict[str, str], base: str, path: str, size: int) -> dict[str, Any]:
-    """One page of ``items`` from the request's $skipToken, with a nextLink while more remain."""
+def page(items: Sequence[T], query: dict[str, str], base: str, path: str, size: int, *,
+         render: Callable[[T], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One page of ``items`` from the request's $skipToken, with a nextLink while more remain; only the page's
+    items are rendered, so a page costs the same however long the list is."""
     offset = _offset(query.get("$skipToken"))
-    body: dict[str, Any] = {"value": items[offset : offset + size]}
+    window = items[offset : offset + size]
+    body: dict[str, Any] = {"value": [render(item) for item in window] if render else list(window)}
     if offset + size < len(items):
         params = {k: v for k, v in query.items() if k != "$skipToken"}
         params["$skipToken"] = _token(offset + size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,34 @@ def _server_sub(instance: BackupInstance) -> str:
     parts = instance.server_id.split("/")
     lowered = [p.lower() for p in parts]
     return parts[lowered.index("subscriptions") + 1] if "subscriptions" in lowered else ""
+
+
+def vault_identity_principal(vault: Vault) -> str:
+    """A stable principal id for the vault's system-assigned identity (what role assignments name)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, vault.id.lower()))
+
+
+def backup_vault(vault: Vault, api_version: str) -> dict[str, Any]:
+    """A BackupVaultResource: location, system-assigned identity, storage settings."""
+    properties: dict[str, Any] = {
+        "provisioningState": "Succeeded",
+        "resourceMoveState": "Unknown",
+        "storageSettings": [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}],
+    }
+    if api_version >= NEW:
+        properties.update(isVaultProtectedByResourceGuard=False, secureScore="Minimum",
+                          securitySettings={"softDeleteSettings": {"state": "On", "retentionDurationInDays": 14}},
+                          featureSettings={"crossSubscriptionRestoreSettings": {"state": "Enabled"}})
+    return {
+        "id": vault.id,
+        "name": vault.name,
+        "type": "Microsoft.DataProtection/backupVaults",
+        "location": vault.location,
+        "tags": {},
+        "identity": {"type": "SystemAssigned", "principalId": vault_identity_principal(vault),
+                     "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+        "properties": properties,
+    }
 
 
 def backup_instance(vault: Vault, instance: BackupInstance, api_version: str) -> dict[str, Any]:
@@ -66,11 +95,8 @@ def recovery_point(vault: Vault, instance: BackupInstance, point: RecoveryPoint,
             "type": store,
             "creationTime": arm_time(point.time),
             "expiryTime": arm_time(expiry),
-            "metaData": None,
             "state": "COMMITTED",
             "visible": True,
-            "rehydrationExpiryTime": None,
-            "rehydrationStatus": None,
         }
         for index, store in enumerate(point.stores)
     ]
@@ -80,7 +106,6 @@ def recovery_point(vault: Vault, instance: BackupInstance, point: RecoveryPoint,
         "recoveryPointDataStoresDetails": stores,
         "recoveryPointTime": arm_time(point.time),
         "policyName": instance.policy_name,
-        "policyVersion": None,
         "recoveryPointId": point.id,
         "recoveryPointType": "Full",
         "retentionTagName": "Default",
@@ -123,30 +148,29 @@ def operation_result(op: Operation) -> dict[str, Any]:
 
 
 def job(job: Job, now: datetime, api_version: str) -> dict[str, Any]:
-    """An AzureBackupJobResource for a restore job."""
+    """An AzureBackupJobResource: a restore job, or a scheduled backup a scenario declared as a past job."""
     status = job.status(now)
     percent = job.percent(now)
     instance, vault = job.instance, job.vault
     transfer_status = {"InProgress": "InProgress", "Completed": "Completed", "Failed": "Failed"}[status]
-    additional: dict[str, str] = {
-        "TargetContainerUrl": job.target_url,
-        "FilePrefix": job.file_prefix,
-        "ProgressPercentage": str(percent),
-    }
+    restore = job.operation == "Restore"
+    additional: dict[str, str] = {"ProgressPercentage": str(percent)}
+    if restore:
+        additional.update(TargetContainerUrl=job.target_url, FilePrefix=job.file_prefix)
     if job.files:
         additional["RestoredFiles"] = ",".join(f.name for f in job.files)
     extended: dict[str, Any] = {
         "additionalDetails": additional,
         "dataTransferredInBytes": float(sum(f.size for f in job.files)),
-        "recoveryDestination": job.target_url,
-        "sourceRecoverPoint": {"recoveryPointID": job.recovery_point.id,
-                               "recoveryPointTime": arm_time(job.recovery_point.time)},
         "subTasks": [
-            {"taskId": 1, "taskName": "Validate restore", "taskStatus": "Completed", "additionalDetails": None},
-            {"taskId": 2, "taskName": "Transfer data", "taskProgress": f"{percent}%",
-             "taskStatus": transfer_status, "additionalDetails": None},
+            {"taskId": 1, "taskName": "Validate restore" if restore else "Take backup", "taskStatus": "Completed"},
+            {"taskId": 2, "taskName": "Transfer data", "taskProgress": f"{percent}%", "taskStatus": transfer_status},
         ],
     }
+    if restore:
+        extended["recoveryDestination"] = job.target_url
+        extended["sourceRecoverPoint"] = {"recoveryPointID": job.recovery_point.id,
+                                          "recoveryPointTime": arm_time(job.recovery_point.time)}
     if api_version >= NEW:
         extended["warningDetails"] = []
     end = job.finish if status != "InProgress" else None
@@ -162,23 +186,24 @@ def job(job: Job, now: datetime, api_version: str) -> dict[str, Any]:
         "duration": timespan((end or now) - job.start),
         "startTime": arm_time(job.start),
         "extendedInfo": extended,
-        "isUserTriggered": True,
-        "operation": "Restore",
-        "operationCategory": "Restore",
+        "isUserTriggered": restore,
+        "operation": job.operation if restore else "Backup",
+        "operationCategory": job.operation,
         "policyId": f"{vault.id}/backupPolicies/{instance.policy_name}",
         "policyName": instance.policy_name,
         "progressEnabled": True,
         "progressUrl": f"{vault.id}/backupJobs/{job.id}",
-        "restoreType": "ALR",
         "sourceResourceGroup": _server_rg(instance),
         "sourceSubscriptionID": _server_sub(instance),
         "status": status,
         "subscriptionId": vault.subscription,
         "supportedActions": [""],
         "vaultName": vault.name,
-        "sourceDataStoreName": job.source_store,
-        "destinationDataStoreName": "",
+        "sourceDataStoreName": job.source_store if restore else "OperationalStore",
+        "destinationDataStoreName": "" if restore else "VaultStore",
     }
+    if restore:
+        properties["restoreType"] = "ALR"
     if api_version >= NEW and job.rehydration_priority:
         properties["rehydrationPriority"] = job.rehydration_priority
     if end is not None:

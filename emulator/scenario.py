@@ -44,6 +44,8 @@ class Timings:
     restore_seconds: float = 30
     restore_retry_after: int = 30
     job_seconds: float = 600
+    # Retry-After on a running operation's status: "same" (the 202's), a number of seconds, or "absent".
+    status_retry_after: int | str = "same"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,18 @@ class RecoveryPoint:
 
 
 @dataclass(frozen=True)
+class PastJob:
+    """A job that ran before the scenario starts: the vault's job list holds backups as well as restores."""
+
+    operation: str  # "Backup" | "Restore"
+    start: datetime
+    duration_seconds: float = 600
+    status: str = "Completed"  # "Completed" | "Failed"
+    target_container_url: str = ""
+    file_prefix: str = ""
+
+
+@dataclass(frozen=True)
 class BackupInstance:
     name: str
     server_id: str
@@ -75,6 +89,7 @@ class BackupInstance:
     failures: Failures
     friendly_name: str
     policy_name: str = "pgflex-weekly"
+    past_jobs: tuple[PastJob, ...] = ()
 
     @property
     def server_name(self) -> str:
@@ -194,10 +209,27 @@ def _instance(sub: str, name: str, raw: dict[str, Any], now: datetime, where: st
                               f"{where}.recoveryPoints")
     timings = Timings(**_camel_kwargs(_mapping(raw.get("timings", {}), f"{where}.timings"), Timings,
                                       f"{where}.timings"))
+    status_retry = timings.status_retry_after
+    if status_retry not in ("same", "absent") and not (isinstance(status_retry, int) and status_retry >= 0):
+        raise ScenarioError(f"{where}.timings.statusRetryAfter: \"same\", \"absent\" or whole seconds >= 0")
     failures = _failures(_mapping(raw.get("failures", {}), f"{where}.failures"), f"{where}.failures")
     server_name = str(server_id).rstrip("/").rsplit("/", 1)[-1]
+    past_jobs = tuple(_past_job(_mapping(item, f"{where}.pastJobs[{i}]"), now, f"{where}.pastJobs[{i}]")
+                      for i, item in enumerate(raw.get("pastJobs") or []))
     return BackupInstance(name, str(server_id), databases, points, timings, failures,
-                          str(raw.get("friendlyName", server_name)))
+                          str(raw.get("friendlyName", server_name)), past_jobs=past_jobs)
+
+
+def _past_job(raw: dict[str, Any], now: datetime, where: str) -> PastJob:
+    """{"operation": "Backup"|"Restore", "start": "now-P1D", "durationSeconds", "status", "targetContainerUrl",
+    "filePrefix"}: a job already in the vault's list when the scenario starts."""
+    operation = str(raw.get("operation", "Backup"))
+    status = str(raw.get("status", "Completed"))
+    if operation not in ("Backup", "Restore") or status not in ("Completed", "Failed"):
+        raise ScenarioError(f"{where}: operation Backup|Restore and status Completed|Failed")
+    start = _relative_time(str(raw.get("start", "now-P1D")), now, f"{where}.start")
+    return PastJob(operation, start, float(raw.get("durationSeconds", 600)), status,
+                   str(raw.get("targetContainerUrl", "")), str(raw.get("filePrefix", "")))
 
 
 def _recovery_points(raw: Any, bi_name: str, now: datetime, where: str) -> tuple[RecoveryPoint, ...]:

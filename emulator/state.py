@@ -59,6 +59,7 @@ class Job:
     files: list[RestoredFile] = field(default_factory=list)
     activity_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     rehydration_priority: str | None = None
+    operation: str = "Restore"  # "Backup" for the scheduled backups a scenario declares as past jobs
 
     @property
     def arm_id(self) -> str:
@@ -92,6 +93,7 @@ class EmulatorState:
         self.lock = threading.RLock()
         self.operations: dict[str, Operation] = {}
         self.jobs: dict[str, Job] = {}
+        self._add_past_jobs()
 
     def now(self) -> datetime:
         return utc_now(self.clock)
@@ -101,6 +103,23 @@ class EmulatorState:
             self.scenario = scenario
             self.operations.clear()
             self.jobs.clear()
+            self._add_past_jobs()
+
+    def _add_past_jobs(self) -> None:
+        """The jobs a scenario declares as already run (backups and restores), finished and in the job list."""
+        for vault in self.scenario.vaults:
+            for instance in vault.backup_instances.values():
+                for past in instance.past_jobs:
+                    point = instance.recovery_points[0] if instance.recovery_points else None
+                    if point is None:
+                        continue
+                    finish = past.start + timedelta(seconds=past.duration_seconds)
+                    error = {"code": "UserErrorJobFailed", "message": "The job failed."} \
+                        if past.status == "Failed" else None
+                    job = Job(str(uuid.uuid4()), vault, instance, point, past.start, finish, past.duration_seconds,
+                              past.target_container_url, past.file_prefix, "VaultStore", error, finalized=True,
+                              operation=past.operation)
+                    self.jobs[job.id] = job
 
     def tick(self) -> None:
         """Finish every job whose time has come (writes restored files for successful ones)."""
@@ -141,7 +160,7 @@ class EmulatorState:
         with self.lock:
             now = self.now()
             running = [j for j in self.jobs.values() if j.instance is instance and j.vault is vault
-                       and j.status(now) == "InProgress"]
+                       and j.operation == "Restore" and j.status(now) == "InProgress"]
             if running:
                 raise ArmError(
                     409, "UserErrorAnotherOperationInProgress",

@@ -28,7 +28,11 @@ def test_validate_answers_202_with_the_three_headers_and_the_version_scoped_stat
     else:
         assert status_url.startswith(f"{arm.server.url}{BV_PATH}/operationStatus/")
     assert status_url.endswith(f"?api-version={version}")
-    assert answer.headers["Location"].startswith(f"{location_scope}/operationResults/")
+    if version == "2021-07-01":
+        assert answer.headers["Location"].startswith(f"{location_scope}/operationResults/")
+    else:  # the instance-scoped result route, as 2026-06-01's TriggerRestore examples answer
+        assert answer.headers["Location"].startswith(f"{arm.server.url}{BI_PATH}/operationResults/")
+    assert answer.headers["Location"].endswith(f"?api-version={version}")
     assert answer.headers["Retry-After"] == "10"
 
     running = arm.get(status_url).json()

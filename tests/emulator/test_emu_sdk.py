@@ -17,7 +17,19 @@ from azure.identity import ManagedIdentityCredential
 from azure.mgmt.dataprotection import DataProtectionMgmtClient
 
 from emulator import EmulatorServer
-from tests.emulator.emusupport import ARCHIVED_RP, BI, CONTAINER_URL, RG, START, SUB, VAULT, restore_body, scenario
+from tests.emulator.emusupport import (
+    ARCHIVED_RP,
+    BI,
+    BV_PATH,
+    CONTAINER_URL,
+    LOCATION,
+    RG,
+    START,
+    SUB,
+    VAULT,
+    restore_body,
+    scenario,
+)
 
 FAST = {"validateSeconds": 20, "validateRetryAfter": 0, "restoreSeconds": 60, "restoreRetryAfter": 0,
         "jobSeconds": 600}
@@ -90,6 +102,12 @@ def test_official_sdk_runs_list_validate_restore_and_job(sdk_server: EmulatorSer
     listed = list(client.jobs.list(RG, VAULT, enforce_https=False))
     assert [j.name for j in listed] == [job.name]
 
+    # The SDK's pollers finished through each version's Location (final-state-via: location).
+    results = {r["path"].rsplit("/operationResults/", 1)[0] for r in sdk_server.requests
+               if "/operationResults/" in r["path"]}
+    expected = f"{BV_PATH}/backupInstances/{BI}" if api_version == "2026-06-01" else \
+        f"/subscriptions/{SUB}/providers/Microsoft.DataProtection/locations/{LOCATION}"
+    assert results == {expected}
     methods = [(r["method"], r["path"].rsplit("/", 1)[-1]) for r in sdk_server.requests]
     assert ("POST", "validateRestore") in methods and ("POST", "restore") in methods
     assert all(r["headers"]["authorization"] for r in sdk_server.requests if r["path"] != "/msi/token")

@@ -31,10 +31,15 @@ class StrictWalker:
         return result
 
     def inherited(self, name: str) -> dict[str, Any]:
-        """Properties of common-types bases (ProxyResource & co. in 2026-06-01) kept in another file."""
-        external = any(not part["$ref"].startswith("#/definitions/")
-                       for ancestor in self.chain(name) for part in self.defs[ancestor].get("allOf", []))
-        return {key: {"type": "string"} for key in ("id", "name", "type")} | {"systemData": {}} if external else {}
+        """Properties of common-types bases (ProxyResource, TrackedResource in 2026-06-01) kept in another file."""
+        external = [part["$ref"] for ancestor in self.chain(name) for part in self.defs[ancestor].get("allOf", [])
+                    if not part["$ref"].startswith("#/definitions/")]
+        if not external:
+            return {}
+        fields: dict[str, Any] = {key: {"type": "string"} for key in ("id", "name", "type")} | {"systemData": {}}
+        if any(ref.endswith("/TrackedResource") for ref in external):
+            fields |= {"location": {"type": "string"}, "tags": {"type": "object", "additionalProperties": {}}}
+        return fields
 
     def concrete(self, name: str, value: Any) -> str:
         base = next((n for n in self.chain(name) if "discriminator" in self.defs[n]), None)
@@ -95,6 +100,7 @@ def test_response_bodies_use_only_declared_properties(
     def check(definition: str, body: Any) -> None:
         walker.walk({"$ref": f"#/definitions/{definition}"}, body, definition)
 
+    check("BackupVaultResource", arm.get(BV_PATH, api_version=version).json())
     check("BackupInstanceResourceList", arm.get(f"{BV_PATH}/backupInstances", api_version=version).json())
     check("AzureBackupRecoveryPointResourceList",
           arm.get(f"{BI_PATH}/recoveryPoints", api_version=version).json())
