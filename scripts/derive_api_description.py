@@ -41,7 +41,8 @@ def derived_files(source: Path) -> dict[str, str]:
         folder = source / version
         for path in sorted([folder / "dataprotection.json", *sorted((folder / "examples").rglob("*.json"))]):
             document = json.loads(path.read_text(encoding="utf-8"))
-            files[str(path.relative_to(source))] = json.dumps(strip_prose(document), separators=(",", ":"), sort_keys=True) + "\n"
+            text = json.dumps(strip_prose(document), separators=(",", ":"), sort_keys=True)
+            files[str(path.relative_to(source))] = text + "\n"
     return files
 
 
