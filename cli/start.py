@@ -141,8 +141,12 @@ def run_start(args: argparse.Namespace, environ: Mapping[str, str], *, stdout: T
             app_env["AzureWebJobsStorage"] = connection
             reset_app_caches()
             stack.callback(reset_app_caches)
-            host = stack.enter_context(DevHost.load("function_app", clock=RealClock(), env=app_env,
-                                                    storage_connection_string=connection, http_port=args.port))
+            try:
+                host = stack.enter_context(DevHost.load("function_app", clock=RealClock(), env=app_env,
+                                                        storage_connection_string=connection, http_port=args.port))
+            except OSError as exc:
+                say(f"error: cannot listen on port {args.port} ({exc.strerror}); choose another with --port")
+                return 2
             print(ready_text(host, {**app_env, **environ}, args.port, example), file=stdout, flush=True)
             while not stop.wait(0.5):
                 pass
