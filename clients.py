@@ -126,7 +126,7 @@ def container_client(container_url: str) -> ContainerClient:
 
 
 def results_table(name: str) -> TableClient:
-    """The drill results table (created on first use)."""
+    """A table of the Functions storage account (created on first use): drill results, restore attempts."""
     from azure.core.exceptions import ResourceExistsError
 
     service = table_service_client()
@@ -136,6 +136,32 @@ def results_table(name: str) -> TableClient:
             service.create_table(name)
         _ensured.add(key)
     return service.get_table_client(name)
+
+
+ATTEMPTS_TABLE = "restoreattempts"
+
+
+def attempt_seen(key: str) -> bool | None:
+    """Record that a restore POST for `key` is about to be sent; whether one was recorded before (a re-run).
+
+    The marker lives in the Functions storage account, beside the task hub; None when that account is not
+    configured or not reachable (the caller then treats every run as a possible re-run).
+    """
+    import os
+
+    from azure.core.exceptions import AzureError, ResourceExistsError
+
+    if not os.environ.get(CONNECTION) and not os.environ.get(f"{CONNECTION}__accountName"):
+        return None
+    try:
+        table = results_table(ATTEMPTS_TABLE)
+        try:
+            table.create_entity({"PartitionKey": "restore", "RowKey": key})
+        except ResourceExistsError:
+            return True
+        return False
+    except (AzureError, ValueError):
+        return None
 
 
 def alerts_queue(name: str) -> QueueClient:

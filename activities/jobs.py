@@ -11,7 +11,7 @@ from activities._arm import run_arm
 from activities.payload import Payload
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.ids import BackupInstanceId, VaultId
-from pgflex_restore.jobs import own_restore_job
+from pgflex_restore.jobs import START_SKEW, own_restore_job
 from pgflex_restore.settings import Settings
 
 GET_JOB = "get_job"
@@ -31,8 +31,9 @@ def find(payload: dict[str, Any]) -> dict[str, Any]:
     """Input: backupInstance, since (ISO time of the ambiguous attempt). Output: jobId of a matching job or None."""
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         backup_instance = BackupInstanceId.parse(payload["backupInstance"])
-        found = own_restore_job(client.list_jobs(backup_instance.vault), str(backup_instance),
-                                datetime.fromisoformat(payload["since"]),
+        since = datetime.fromisoformat(payload["since"])
+        jobs = client.list_jobs(backup_instance.vault, started_since=since - START_SKEW)
+        found = own_restore_job(jobs, str(backup_instance), since,
                                 container_url=payload.get("containerUrl"), file_prefix=payload.get("filePrefix"))
         return {"jobId": found.arm_id if found else None}
 

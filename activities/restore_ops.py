@@ -6,6 +6,8 @@ and never waits: the orchestrator owns every wait, with durable timers sized by 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +15,10 @@ import azure.durable_functions as df
 
 from activities._arm import run_arm
 from activities.payload import Payload
+from clients import attempt_seen
 from pgflex_restore.bodies import build_restore_request, build_validate_request
 from pgflex_restore.client import DataProtectionClient
-from pgflex_restore.jobs import own_restore_job
+from pgflex_restore.jobs import START_SKEW, own_restore_job
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.parsing import RecoveryPoint, parse_cloud_error
 from pgflex_restore.settings import Settings
@@ -47,23 +50,30 @@ def trigger(payload: dict[str, Any]) -> dict[str, Any]:
     """POST restore, unless this request's job already exists.
 
     The host runs an activity at least once: a recycled worker re-runs it after the POST went out, and its first
-    answer is lost. So when the orchestrator says when this request first tried (`attemptedAt`), the vault's jobs
-    are read first, and a restore job of this instance and target started since then is this request's own: it is
-    returned as the finished operation instead of posting a second restore.
+    answer is lost. So each run first records its attempt (request and first attempt time, `attemptedAt`) in the
+    Functions storage account; a run that finds the record already there (or cannot reach storage) reads the
+    vault's jobs first, and a restore job of this instance and target started since then is this request's own:
+    it is returned as the finished operation instead of posting a second restore. A first delivery costs no ARM
+    read.
     """
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         request, body = _restore_body(payload, settings)
-        if payload.get("attemptedAt"):
-            instance = request.backup_instance
-            existing = own_restore_job(client.list_jobs(instance.vault), str(instance),
-                                       datetime.fromisoformat(payload["attemptedAt"]),
-                                       container_url=request.target_container_url,
+        if payload.get("attemptedAt") and attempt_seen(_attempt_key(payload)) is not False:
+            instance, since = request.backup_instance, datetime.fromisoformat(payload["attemptedAt"])
+            jobs = client.list_jobs(instance.vault, started_since=since - START_SKEW)
+            existing = own_restore_job(jobs, str(instance), since, container_url=request.target_container_url,
                                        file_prefix=request.file_prefix)
             if existing is not None and existing.arm_id:
                 return {"operation": {"done": True, "jobId": existing.arm_id}, "alreadyStarted": True}
         return {"operation": client.trigger_restore(request.backup_instance, body).to_dict()}
 
     return run_arm(call)
+
+
+def _attempt_key(payload: dict[str, Any]) -> str:
+    """One row per request and first attempt: the same on every delivery of the same trigger."""
+    text = json.dumps([payload["request"], payload["attemptedAt"]], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def operation_status(payload: dict[str, Any]) -> dict[str, Any]:

@@ -251,6 +251,37 @@ def test_list_jobs_and_backup_instances(httpserver: HTTPServer, make_client: Mak
     assert [b.name for b in client.list_backup_instances(VAULT)] == [v["name"] for v in instances["value"]]
 
 
+def _job(name: str, start: str) -> dict[str, Any]:
+    return {"id": f"{VAULT.path}/backupJobs/{name}", "name": name,
+            "properties": {"operation": "Restore", "operationCategory": "Restore", "status": "Completed",
+                           "startTime": start}}
+
+
+def test_job_listing_since_a_time_stops_at_an_older_newest_first_page(
+        httpserver: HTTPServer, make_client: MakeClient, base: str) -> None:
+    """A busy vault's job list is long and unfiltered: a page wholly older than asked for ends the listing when
+    the pages run newest first; otherwise every page is read."""
+    path = f"{VAULT.path}/backupJobs"
+    pages = [[_job("a", "2026-11-01T10:00:00Z"), _job("b", "2026-11-01T09:00:00Z")],
+             [_job("c", "2026-11-01T07:00:00Z"), _job("d", "2026-11-01T06:00:00Z")],
+             [_job("e", "2026-10-31T00:00:00Z")]]
+    for index, values in enumerate(pages):
+        query = "api-version=2026-06-01" + (f"&$skipToken={index}" if index else "")
+        link = {"nextLink": f"{base}{path}?api-version=2026-06-01&$skipToken={index + 1}"} if index < 2 else {}
+        httpserver.expect_request(path, query_string=query).respond_with_json({"value": values, **link})
+    since = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    assert [j.guid for j in make_client().list_jobs(VAULT, started_since=since)] == ["a", "b", "c", "d"]
+    assert len(httpserver.log) == 2
+    assert [j.guid for j in make_client().list_jobs(VAULT)] == ["a", "b", "c", "d", "e"]
+    oldest_first = [_job("e", "2026-10-31T00:00:00Z"), _job("d", "2026-11-01T06:00:00Z")]
+    httpserver.clear()
+    httpserver.expect_request(path, query_string="api-version=2026-06-01").respond_with_json(
+        {"value": oldest_first, "nextLink": f"{base}{path}?api-version=2026-06-01&$skipToken=1"})
+    httpserver.expect_request(path, query_string="api-version=2026-06-01&$skipToken=1").respond_with_json(
+        {"value": [_job("a", "2026-11-01T10:00:00Z")]})
+    assert [j.guid for j in make_client().list_jobs(VAULT, started_since=since)] == ["e", "d", "a"]
+
+
 def test_next_link_loop_is_an_error(httpserver: HTTPServer, make_client: MakeClient, base: str) -> None:
     """A nextLink that points back at itself stops with an error instead of looping forever."""
     path = f"{VAULT.path}/backupJobs"
