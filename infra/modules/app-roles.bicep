@@ -19,7 +19,8 @@ var roleIds = {
   // Read, add, update, delete queue messages and create queues: the queue trigger on restore-requests, the
   // rejected / poison / drill alert queues, and the Durable Functions control and work-item queues.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  // Read/write/create tables: the Durable Functions history and instances tables and the drill results table.
+  // Read/write/create tables: the Durable Functions history and instances tables, the drill results table and the
+  // restore attempts table (a re-delivered trigger_restore finds its own job instead of posting again).
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // Send telemetry with Entra ID authentication (the component has local auth disabled).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -55,7 +56,7 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Durable Functions history/instances tables and the drill results table.
+// Durable Functions history/instances tables, the drill results table and the restore attempts table.
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, roleIds.storageTableDataContributor)
   scope: storage
