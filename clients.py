@@ -147,9 +147,10 @@ def attempt_seen(key: str) -> bool | None:
     The marker lives in the Functions storage account, beside the task hub; None when that account is not
     configured or not reachable (the caller then treats every run as a possible re-run).
     """
+    import logging
     import os
 
-    from azure.core.exceptions import AzureError, ResourceExistsError
+    from azure.core.exceptions import ResourceExistsError
 
     if not os.environ.get(CONNECTION) and not os.environ.get(f"{CONNECTION}__accountName"):
         return None
@@ -160,7 +161,8 @@ def attempt_seen(key: str) -> bool | None:
         except ResourceExistsError:
             return True
         return False
-    except (AzureError, ValueError):
+    except Exception as exc:  # any failure only means "unknown": the caller then takes the safe path
+        logging.getLogger(__name__).warning("restore attempt not recorded (%s); looking for the job first", exc)
         return None
 
 
