@@ -79,6 +79,19 @@ def test_env_points_the_app_at_the_emulator(server: EmulatorServer) -> None:
     assert env["IDENTITY_HEADER"] == server.identity_header
 
 
+EXAMPLE_VAULT = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/backup-rg/providers/"
+                 "Microsoft.DataProtection/backupVaults/pg-vault")
+
+
+def example_instances(url: str, identity: str, header: str, api_version: str) -> set[str]:
+    """The example vault's backup instances, with a token from the identity endpoint the command printed."""
+    token = requests.get(identity, params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
+                         headers={"X-IDENTITY-HEADER": header}, timeout=10).json()["access_token"]
+    answer = requests.get(f"{url}{EXAMPLE_VAULT}/backupInstances", params={"api-version": api_version},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    return {bi["name"] for bi in answer.json()["value"]}
+
+
 def test_command_line_prints_its_addresses_and_stops_on_sigterm(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator", "--scenario", str(REPO / "emulator" / "example_scenario.yaml"),
@@ -92,14 +105,8 @@ def test_command_line_prints_its_addresses_and_stops_on_sigterm(tmp_path: Path) 
         assert lines[1].startswith("IDENTITY_ENDPOINT=") and lines[2].startswith("IDENTITY_HEADER=")
         url = lines[0].split("=", 1)[1]
         assert requests.get(f"{url}/_emulator/clock", timeout=10).json()["now"] == "2026-03-01T00:00:00.0000000Z"
-        token = requests.get(lines[1].split("=", 1)[1], params={"api-version": "2019-08-01",
-                             "resource": "https://management.azure.com"},
-                             headers={"X-IDENTITY-HEADER": lines[2].split("=", 1)[1]}, timeout=10).json()
-        vault = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/backup-rg/providers/"
-                 "Microsoft.DataProtection/backupVaults/pg-vault")
-        answer = requests.get(f"{url}{vault}/backupInstances", params={"api-version": "2021-07-01"},
-                              headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=10)
-        assert {bi["name"] for bi in answer.json()["value"]} == {"pg-prod-orders", "pg-legacy"}
+        identity, header = (line.split("=", 1)[1] for line in lines[1:])
+        assert example_instances(url, identity, header, "2021-07-01") == {"pg-prod-orders", "pg-legacy"}
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)  # drains and closes both pipes
@@ -113,13 +120,7 @@ def test_command_line_without_arguments_serves_the_example_scenario() -> None:
         assert process.stdout is not None
         url = process.stdout.readline().strip().split("=", 1)[1]
         identity, header = (process.stdout.readline().strip().split("=", 1)[1] for _ in range(2))
-        token = requests.get(identity, params={"api-version": "2019-08-01", "resource": "https://management.azure.com"},
-                             headers={"X-IDENTITY-HEADER": header}, timeout=10).json()["access_token"]
-        vault = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/backup-rg/providers/"
-                 "Microsoft.DataProtection/backupVaults/pg-vault")
-        answer = requests.get(f"{url}{vault}/backupInstances", params={"api-version": "2026-06-01"},
-                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
-        assert {bi["name"] for bi in answer.json()["value"]} == {"pg-prod-orders", "pg-legacy"}
+        assert example_instances(url, identity, header, "2026-06-01") == {"pg-prod-orders", "pg-legacy"}
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
