@@ -35,17 +35,26 @@ def _service_url(env: Mapping[str, str], service: str) -> str:
 
 
 def storage_credential(env: Mapping[str, str] | None = None) -> Any:
-    """The identity the storage connection names, one per process (so its token cache is shared)."""
+    """The identity the storage connection names, one per process (so its token cache is shared).
+
+    On App Service it is the app's own managed-identity credential (no azure-identity import); see identity.py.
+    """
+    from pgflex_restore.identity import CREDENTIAL_ENV
+
     env = os.environ if env is None else env
     managed = env.get(f"{CONNECTION}__credential", "").lower() == "managedidentity"
-    return _credential(managed, env.get(f"{CONNECTION}__clientId") if managed else None)
+    client_id = env.get(f"{CONNECTION}__clientId") if managed else None
+    # The variables that choose the credential are part of the cache key: a changed environment (a test, a fresh
+    # emulator) gets a fresh credential.
+    return _credential(managed, client_id, tuple((name, env[name]) for name in CREDENTIAL_ENV if env.get(name)))
 
 
 @functools.lru_cache(maxsize=4)
-def _credential(managed_identity: bool, client_id: str | None) -> Any:
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+def _credential(managed_identity: bool, client_id: str | None, identity_env: tuple[tuple[str, str], ...]) -> Any:
+    from pgflex_restore.identity import default_credential, managed_identity_credential
 
-    return ManagedIdentityCredential(client_id=client_id) if managed_identity else DefaultAzureCredential()
+    env = dict(identity_env)
+    return managed_identity_credential(client_id or None, env) if managed_identity else default_credential(env)
 
 
 def queue_client(queue_name: str, env: Mapping[str, str] | None = None) -> QueueClient:
