@@ -26,6 +26,9 @@ from cli import local_stack  # noqa: E402 - needs the root on sys.path first
 SUB = "11111111-2222-3333-4444-555555555555"
 RG = "rg-backup"
 VAULT = "vault1"
+# A second subscription with its own vault, for benches that spread servers like a fleet does (drill_scale).
+SUB2 = "66666666-7777-8888-9999-aaaaaaaaaaaa"
+VAULT2 = "vault2"
 START = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 TARGET = "https://benchtarget.blob.core.windows.net/restores"
 
@@ -34,25 +37,39 @@ ISSUE_TIMINGS: dict[str, float] = {"validateSeconds": 25, "validateRetryAfter": 
                                    "restoreRetryAfter": 30, "jobSeconds": 45 * 60}
 
 
-def instance_id(name: str, vault: str = VAULT) -> str:
-    return f"{vault_id(vault)}/backupInstances/{name}"
+def instance_id(name: str, vault: str = VAULT, subscription: str = SUB) -> str:
+    return f"{vault_id(vault, subscription)}/backupInstances/{name}"
 
 
-def vault_id(vault: str = VAULT) -> str:
-    return local_stack.vault_id(SUB, RG, vault)
+def vault_id(vault: str = VAULT, subscription: str = SUB) -> str:
+    return local_stack.vault_id(subscription, RG, vault)
 
 
-def backup_instance(name: str, timings: dict[str, float], points: int = 5) -> dict[str, Any]:
+def backup_instance(name: str, timings: dict[str, float], points: int = 5, *, subscription: str = SUB,
+                    recovery_points: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One server's backup instance: `points` daily points unless `recovery_points` gives them (a list that
+    many instances may share: the emulator only reads it, and a thousand copies would weigh on peak memory)."""
     return {
-        "serverId": local_stack.server_id(SUB, "rg-db", name),
+        "serverId": local_stack.server_id(subscription, "rg-db", name),
         "databases": ["appdb"],
-        "recoveryPoints": local_stack.daily_points(points, START - timedelta(hours=2)),
+        "recoveryPoints": recovery_points if recovery_points is not None
+        else local_stack.daily_points(points, START - timedelta(hours=2)),
         "timings": dict(timings),
     }
 
 
-def scenario(instances: dict[str, dict[str, Any]], containers: list[str], **top: Any) -> dict[str, Any]:
-    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT, **top)
+def scenario(instances: dict[str, dict[str, Any]], containers: list[str], *,
+             more_vaults: dict[tuple[str, str], dict[str, dict[str, Any]]] | None = None,
+             **top: Any) -> dict[str, Any]:
+    """The bench vault (SUB, RG, VAULT) holding `instances`, and each of `more_vaults` ((subscription, vault) ->
+    its instances) beside it in RG; every vault's identity may write to `containers`."""
+    spec = local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT, **top)
+    for (subscription, vault), held in (more_vaults or {}).items():
+        tree = local_stack.vault_tree(held, containers, subscription=subscription, resource_group=RG, vault=vault)
+        vaults = tree["subscriptions"][subscription]["resourceGroups"][RG]["vaults"]
+        groups = spec["subscriptions"].setdefault(subscription, {"resourceGroups": {}})["resourceGroups"]
+        groups.setdefault(RG, {"vaults": {}})["vaults"].update(vaults)
+    return spec
 
 
 def app_env(emulator_env: dict[str, str], target: str = TARGET, **extra: str) -> dict[str, str]:
@@ -91,13 +108,14 @@ class VirtualApp:
 @contextmanager
 def virtual_app(instances: dict[str, dict[str, Any]], *, extra_env: dict[str, str] | None = None,
                 scenario_top: dict[str, Any] | None = None, storage: str | None = None,
-                containers: list[str] | None = None, target: str = TARGET,
-                determinism_checks: bool = False) -> Iterator[VirtualApp]:
+                containers: list[str] | None = None, target: str = TARGET, determinism_checks: bool = False,
+                more_vaults: dict[tuple[str, str], dict[str, dict[str, Any]]] | None = None,
+                ) -> Iterator[VirtualApp]:
     """Emulator + devhost on one VirtualClock that jumps to the next durable timer whenever nothing else runs."""
     from devhost import VirtualClock
 
     clock = VirtualClock(START)
-    spec = scenario(instances, containers or [target], **(scenario_top or {}))
+    spec = scenario(instances, containers or [target], more_vaults=more_vaults, **(scenario_top or {}))
     env = app_env({}, target, **(extra_env or {}))
     with local_stack.local_app(spec, env=env, clock=clock, storage=storage,
                                determinism_checks=determinism_checks) as app:
@@ -142,6 +160,44 @@ def classify(path: str, method: str) -> str:
         if (how == "end" and lowered.endswith(text)) or (how == "in" and text in lowered):
             return kind
     return "other"
+
+
+def proc_status_kib(pid: int | str, field: str) -> int | None:
+    """A ``kB`` line of /proc/<pid>/status (VmRSS now, VmHWM the peak), or None off Linux or once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it (a launcher may start the real server as its child)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            after_name = (entry / "stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        children.setdefault(int(after_name[1]), []).append(int(entry.name))
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def tree_peak_rss_kib(pid: int) -> int | None:
+    """The summed peak RSS (VmHWM) of `pid` and its descendants, read while they still run. A sum of peaks: at
+    least the tree's true peak, equal to it for a single process (Azurite is one Node process)."""
+    peaks = [proc_status_kib(p, "VmHWM") for p in process_tree(pid)]
+    known = [p for p in peaks if p is not None]
+    return sum(known) if known else None
 
 
 def machine() -> dict[str, str]:
