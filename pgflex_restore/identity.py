@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from urllib.parse import urlsplit
@@ -111,17 +111,20 @@ class AppServiceIdentityCredential:
     :param endpoint: ``IDENTITY_ENDPOINT``; :param secret: ``IDENTITY_HEADER`` (both set by the platform).
     :param client_id: a user-assigned identity's client id; None for the system-assigned identity.
     :param refresh_margin_seconds: a cached token is replaced this long before it expires.
+    :param clock: epoch seconds now (tests move it; tokens' ``expires_on`` is on the same scale).
     """
 
     def __init__(self, endpoint: str, secret: str, *, client_id: str | None = None,
                  session: requests.Session | None = None, timeout: tuple[float, float] = (5, 20),
-                 refresh_margin_seconds: float = REFRESH_MARGIN_SECONDS) -> None:
+                 refresh_margin_seconds: float = REFRESH_MARGIN_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
         if not endpoint or not secret:
             raise ValueError("the managed-identity endpoint and its header secret are both needed")
         self.endpoint = endpoint
         self.client_id = client_id or None
         self.timeout = timeout
         self.refresh_margin_seconds = refresh_margin_seconds
+        self._clock = clock
         self._secret = secret
         self._session = session or requests.Session()
         self._lock = threading.Lock()  # guards the two dicts
@@ -175,7 +178,7 @@ class AppServiceIdentityCredential:
             lock = self._resource_locks.setdefault(resource, threading.Lock())
         with lock:
             cached = self._cache.get(resource)
-            now = time.time()
+            now = self._clock()
             if cached is not None:
                 if claims is None and now < (cached.info.refresh_on or 0):
                     return cached.info
@@ -209,7 +212,7 @@ class AppServiceIdentityCredential:
         """GET a token, retrying twice after a 429, a 5xx or no answer."""
         attempt = 0
         while True:
-            requested_at = time.time()
+            requested_at = self._clock()
             try:
                 return self._fetch_once(resource, requested_at)
             except ManagedIdentityError as exc:
