@@ -1,7 +1,8 @@
 """The app's token credential: on Azure Functions, one GET to the platform's managed-identity endpoint.
 
-Why not azure-identity there: importing it (with azure-core and msal) costs a cold worker about 0.1 s on its first
-ARM call, a third of what the whole app costs to import. App Service and Azure Functions serve managed-identity
+Why not azure-identity there: importing it (with azure-core, msal and cryptography) costs a cold worker 0.1 s or
+more on its first ARM call, more than everything else the app adds to the Functions libraries' import (see
+bench/cold_start.py and docs/performance.md, section 5). App Service and Azure Functions serve managed-identity
 tokens on a local endpoint (``IDENTITY_ENDPOINT``, guarded by the ``IDENTITY_HEADER`` secret, API version
 2019-08-01); a token is one GET with ``requests``, which the app imports anyway. Everywhere else (a developer's
 machine, Service Fabric, Arc, a service principal in the environment) `make_credential` keeps azure-identity,
