@@ -15,24 +15,34 @@ host connects (``AzureWebJobsStorage``).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from pgflex_restore.client import DataProtectionClient, make_credential
+from pgflex_restore.client import DataProtectionClient
+from pgflex_restore.identity import make_credential
+from pgflex_restore.pacing import READS, Bucket, call_kind, subscription_of
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.storage import CONNECTION, queue_client, table_service_client
+from pgflex_restore.table_rest import TableConflict, TableEndpoint, TableRest
 from pgflex_restore.target_urls import normalize_container_url
+from pgflex_restore.timeutil import format_datetime, parse_datetime
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
     from azure.storage.blob import ContainerClient
     from azure.storage.queue import QueueClient
 
-__all__ = ["alerts_queue", "app_credential", "arm_client", "container_client", "reset", "results_table"]
+log = logging.getLogger(__name__)
+
+__all__ = ["alerts_queue", "app_credential", "arm_client", "container_client", "reset", "results_table",
+           "take_arm_token"]
 
 
 class _CountingAdapter(HTTPAdapter):
@@ -64,7 +74,7 @@ _credentials_lock = threading.Lock()
 
 
 def _credential(settings: Settings, *, fresh: bool = False) -> Any:
-    """One credential per identity, so azure-identity's token cache works across activity calls.
+    """One credential per identity, so the credential's token cache works across activity calls.
 
     ``fresh`` replaces it: the client asks for that when ARM rejects a token as expired, and every later
     activity must use the new credential, not the cache that still holds the rejected token.
@@ -93,8 +103,12 @@ def _session(arm_endpoint: str) -> tuple[requests.Session, _CountingAdapter]:
         return _sessions[arm_endpoint]
 
 
-def arm_client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapter]:
-    """A client on the shared credential and pooled session; the adapter counts this thread's requests from now."""
+def arm_client(settings: Settings, *, now: datetime | None = None) -> tuple[DataProtectionClient, _CountingAdapter]:
+    """A client on the shared credential and pooled session; the adapter counts this thread's requests from now.
+
+    With ``now`` (the orchestration's time) and a Functions storage account, every call is paced to the
+    subscription's ARM token buckets, shared by every activity of the app (``take_arm_token``).
+    """
     session, adapter = _session(settings.arm_endpoint)
     adapter.start_count()
     client = DataProtectionClient(
@@ -104,6 +118,7 @@ def arm_client(settings: Settings) -> tuple[DataProtectionClient, _CountingAdapt
         session=session,
         timeout=settings.http_timeout,
         credential_factory=lambda: _credential(settings, fresh=True),
+        pacer=_pacer(settings, now),
     )
     return client, adapter
 
@@ -126,7 +141,7 @@ def container_client(container_url: str) -> ContainerClient:
 
 
 def results_table(name: str) -> TableClient:
-    """A table of the Functions storage account (created on first use): drill results, restore attempts."""
+    """A table of the Functions storage account (created on first use), through the Tables SDK: drill results."""
     from azure.core.exceptions import ResourceExistsError
 
     service = table_service_client()
@@ -147,23 +162,16 @@ def attempt_seen(key: str) -> bool | None:
     The marker lives in the Functions storage account, beside the task hub; None when that account is not
     configured or not reachable (the caller then treats every run as a possible re-run).
     """
-    import logging
-    import os
-
-    from azure.core.exceptions import ResourceExistsError
-
-    if not os.environ.get(CONNECTION) and not os.environ.get(f"{CONNECTION}__accountName"):
+    if not _has_storage():
         return None
     try:
-        table = results_table(ATTEMPTS_TABLE)
-        try:
-            table.create_entity({"PartitionKey": "restore", "RowKey": key})
-        except ResourceExistsError:
-            return True
-        return False
+        _hot_table(ATTEMPTS_TABLE).insert({"PartitionKey": "restore", "RowKey": key})
+    except TableConflict:
+        return True
     except Exception as exc:  # any failure only means "unknown": the caller then takes the safe path
-        logging.getLogger(__name__).warning("restore attempt not recorded (%s); looking for the job first", exc)
+        log.warning("restore attempt not recorded (%s); looking for the job first", exc)
         return None
+    return False
 
 
 def alerts_queue(name: str) -> QueueClient:
@@ -179,6 +187,75 @@ def alerts_queue(name: str) -> QueueClient:
     return client
 
 
+BUDGET_TABLE = "armbudget"
+_BUDGET_TRIES = 8
+_hot_tables: dict[str, TableRest] = {}
+
+
+def _has_storage() -> bool:
+    return bool(os.environ.get(CONNECTION) or os.environ.get(f"{CONNECTION}__accountName"))
+
+
+def _pacer(settings: Settings, now: datetime | None) -> Callable[[str, str], float] | None:
+    budget = settings.arm_budget
+    if now is None or budget is None or not _has_storage():
+        return None
+    return lambda method, url: take_arm_token(method, url, now, budget)
+
+
+def take_arm_token(method: str, url: str, now: datetime, budget: tuple[Bucket, Bucket]) -> float:
+    """Take a token from the subscription's shared ARM bucket; the seconds until one is free, 0 when taken.
+
+    The bucket is one row per app, subscription and kind (reads/writes) in the Functions storage account, updated
+    with optimistic concurrency so concurrent activities on any number of workers share it. The pacer never
+    stops a call by failing itself: when storage does not answer the call goes, and when the row stays contended
+    (as many takers as tries won the race before this one) it waits one refill interval.
+    """
+    subscription = subscription_of(url)
+    if subscription is None:
+        return 0.0
+    kind = call_kind(method)
+    bucket = budget[0] if kind == READS else budget[1]
+    # One budget per app: its task hub names it (apps sharing an identity could share one; tests on virtual
+    # clocks must not).
+    partition = f"{os.environ.get('TASKHUB_NAME') or 'app'}-{subscription}"
+    try:
+        table = _hot_table(BUDGET_TABLE)
+        for _ in range(_BUDGET_TRIES):
+            found = table.get(partition, kind)
+            taken, wait = bucket.take(parse_datetime(found[0]["arrival"]) if found else None, now)
+            if taken is None:
+                return wait
+            entity = {"PartitionKey": partition, "RowKey": kind, "arrival": format_datetime(taken)}
+            try:
+                if found:
+                    table.replace(entity, found[1])
+                else:
+                    table.insert(entity)
+            except TableConflict:
+                continue  # another activity took a token (or made the row) meanwhile: read it again
+            return 0.0
+        log.info("ARM budget row %s/%s stayed contended; the call waits one interval", subscription, kind)
+        return bucket.interval.total_seconds()
+    except Exception as exc:  # the pacer is an optimisation: it never fails the ARM call it guards
+        log.warning("ARM budget not consulted (%s: %s); sending the call unpaced", type(exc).__name__, exc)
+    return 0.0
+
+
+def _hot_table(name: str) -> TableRest:
+    """A table read or written on every ARM call's path: plain HTTP on one pooled session (table_rest.py says
+    why not the SDK), one client per storage account and table."""
+    endpoint = TableEndpoint.from_env(os.environ)
+    with _credentials_lock:
+        key = f"{endpoint.url}/{name}"
+        if key not in _hot_tables:
+            session = requests.Session()
+            session.mount("http://", HTTPAdapter(pool_maxsize=16))
+            session.mount("https://", HTTPAdapter(pool_maxsize=16))
+            _hot_tables[key] = TableRest(endpoint, name, session)
+        return _hot_tables[key]
+
+
 def reset() -> None:
     """Forget every cached client: credentials, ARM sessions, and which tables and queues exist."""
     with _credentials_lock:
@@ -187,3 +264,6 @@ def reset() -> None:
             session.close()
         _sessions.clear()
         _ensured.clear()
+        for table in _hot_tables.values():
+            table.session.close()
+        _hot_tables.clear()

@@ -16,26 +16,39 @@ from clients import arm_client
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, PgflexError
 from pgflex_restore.settings import Settings, get_settings
+from pgflex_restore.timeutil import parse_datetime
 
 log = logging.getLogger(__name__)
 
 
-def run_arm(call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]]) -> dict[str, Any]:
+def run_arm(
+    call: Callable[[DataProtectionClient, Settings], Mapping[str, Any]],
+    payload: Mapping[str, Any] | None = None,
+    *,
+    resume: Callable[[], dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
     """Run one ARM interaction and wrap its outcome in the envelope the orchestrators expect.
 
     Service errors keep their ARM code and retryability; bad settings and bad input (ids, times, requests that no
     longer validate) are permanent. Only a real bug escapes as an exception (and is retried as a crash).
+    ``payload["now"]`` (the orchestration's time, which ArmSteps adds) paces the calls to the subscription's
+    token buckets. After a retryable error, ``resume()`` is the progress to hand back to the next attempt.
     """
     try:
         settings = get_settings()
     except ConfigurationError as exc:
         return {"ok": False, "error": permanent_error("ConfigurationError", str(exc)), "armCalls": 0}
-    client, counter = arm_client(settings)
+    now = (payload or {}).get("now")
+    client, counter = arm_client(settings, now=parse_datetime(now) if isinstance(now, str) else None)
     try:
         result = dict(call(client, settings))
     except DataProtectionError as exc:
         log.warning("ARM call failed: %s", exc)
-        return {"ok": False, "error": exc.to_dict(), "armCalls": counter.sent}
+        error = exc.to_dict()
+        progress = resume() if resume is not None and exc.retryable else None
+        if progress is not None:
+            error["resume"] = progress
+        return {"ok": False, "error": error, "armCalls": counter.sent}
     except (PgflexError, ValueError) as exc:
         code = str(getattr(exc, "code", "") or type(exc).__name__)
         return {"ok": False, "error": permanent_error(code, str(exc)), "armCalls": counter.sent}

@@ -1,4 +1,4 @@
-"""Drill activities that talk to ARM: which instances the vaults protect, and each instance's recovery points.
+"""Drill activities that talk to ARM: which instances the vaults protect, and which point of each to drill.
 
 Thin adapters over DataProtectionClient through ``run_arm``, so drills get the same envelope, error mapping and
 ARM call counting as restores, and the orchestrator waits out 429s the same way.
@@ -6,6 +6,7 @@ ARM call counting as restores, and the orchestrator waits out 429s the same way.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -13,13 +14,16 @@ import azure.durable_functions as df
 from activities._arm import run_arm
 from activities.payload import Payload
 from pgflex_restore.client import DataProtectionClient
+from pgflex_restore.drills.choice import decide, drill_scan
+from pgflex_restore.drills.plan import PointSelection
 from pgflex_restore.ids import BackupInstanceId, VaultId
 from pgflex_restore.parsing import BackupInstance
+from pgflex_restore.point_scan import PointScan
 from pgflex_restore.settings import Settings
+from pgflex_restore.timeutil import parse_datetime
 
 DRILL_LIST_INSTANCES = "drill_list_instances"
-DRILL_LIST_POINTS = "drill_list_points"
-MAX_POINTS = 500  # newest first; a drill needs the newest point and those of the random window
+DRILL_CHOOSE_POINT = "drill_choose_point"
 
 bp = df.Blueprint()
 
@@ -59,18 +63,25 @@ def list_instances(payload: dict[str, Any]) -> dict[str, Any]:
             out.extend(_entry(vault, instance, "vault") for instance in listings[vault])
         return {"instances": out}
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
-def list_points(payload: dict[str, Any]) -> dict[str, Any]:
-    """Input: {"backupInstance": id}. Output: its recovery points, newest first."""
+def choose_point(payload: dict[str, Any]) -> dict[str, Any]:
+    """Input: backupInstance, selection, now, maxPointAgeSeconds, seed (and ``resume``, a scan a throttled
+    attempt left). Output: the point to drill and the RPO facts, never the listing: however many points the
+    instance keeps, the result (and so the drill's history) stays the same size."""
+    scan: PointScan | None = None
 
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
-        points = client.list_recovery_points(BackupInstanceId.parse(payload["backupInstance"]))
-        points.sort(key=lambda p: (p.time, p.id), reverse=True)
-        return {"points": [p.to_dict() for p in points[:MAX_POINTS]], "pointsSeen": len(points)}
+        nonlocal scan
+        now = parse_datetime(payload["now"])
+        scan = PointScan.from_dict(payload["resume"]) if payload.get("resume") else drill_scan(
+            PointSelection.from_dict(payload["selection"]), now=now, seed=payload["seed"])
+        client.scan_recovery_points(BackupInstanceId.parse(payload["backupInstance"]), scan)
+        choice = decide(scan, now=now, max_age=timedelta(seconds=float(payload["maxPointAgeSeconds"])))
+        return {"choice": choice.to_dict(), "pointsSeen": scan.listed, "pages": scan.pages}
 
-    return run_arm(call)
+    return run_arm(call, payload, resume=lambda: scan.to_dict() if scan is not None and scan.pages else None)
 
 
 @bp.activity_trigger(input_name="payload")
@@ -79,5 +90,5 @@ def drill_list_instances(payload: Payload) -> dict[str, Any]:
 
 
 @bp.activity_trigger(input_name="payload")
-def drill_list_points(payload: Payload) -> dict[str, Any]:
-    return list_points(payload)
+def drill_choose_point(payload: Payload) -> dict[str, Any]:
+    return choose_point(payload)

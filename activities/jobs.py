@@ -24,7 +24,7 @@ def job(payload: dict[str, Any]) -> dict[str, Any]:
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         return {"job": client.get_job(VaultId.parse(payload["vault"]), payload["jobId"]).to_dict()}
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
 def find(payload: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def find(payload: dict[str, Any]) -> dict[str, Any]:
                                 container_url=payload.get("containerUrl"), file_prefix=payload.get("filePrefix"))
         return {"jobId": found.arm_id if found else None}
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
 @bp.activity_trigger(input_name="payload")

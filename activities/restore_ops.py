@@ -43,7 +43,7 @@ def validate(payload: dict[str, Any]) -> dict[str, Any]:
         request, body = _restore_body(payload, settings)
         return {"operation": client.validate_restore(request.backup_instance, build_validate_request(body)).to_dict()}
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
 def trigger(payload: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +58,7 @@ def trigger(payload: dict[str, Any]) -> dict[str, Any]:
     """
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         request, body = _restore_body(payload, settings)
+        client.pace_restore(request.backup_instance)  # a paced run records no attempt: its re-run stays cheap
         if payload.get("attemptedAt") and attempt_seen(_attempt_key(payload)) is not False:
             instance, since = request.backup_instance, datetime.fromisoformat(payload["attemptedAt"])
             jobs = client.list_jobs(instance.vault, started_since=since - START_SKEW)
@@ -67,7 +68,7 @@ def trigger(payload: dict[str, Any]) -> dict[str, Any]:
                 return {"operation": {"done": True, "jobId": existing.arm_id}, "alreadyStarted": True}
         return {"operation": client.trigger_restore(request.backup_instance, body).to_dict()}
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
 def _attempt_key(payload: dict[str, Any]) -> str:
@@ -86,14 +87,14 @@ def operation_status(payload: dict[str, Any]) -> dict[str, Any]:
             result["error"] = parse_cloud_error(400, {"error": error}, {}).to_dict()
         return result
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
 def operation_result(payload: dict[str, Any]) -> dict[str, Any]:
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         return {"result": client.get_operation_result(payload["url"]).to_dict()}
 
-    return run_arm(call)
+    return run_arm(call, payload)
 
 
 @bp.activity_trigger(input_name="payload")

@@ -29,6 +29,7 @@ class Fault:
     delay_seconds: float = 0.0
     method: str | None = None
     path: str | None = None  # regular expression searched in the request path
+    query: str | None = None  # regular expression searched in the decoded query string (e.g. "skipToken")
     hits: int = 0
 
     @staticmethod
@@ -43,13 +44,17 @@ class Fault:
             message=raw.get("message"),
             retry_after=int(raw["retryAfter"]) if raw.get("retryAfter") is not None else None,
             delay_seconds=float(raw.get("delaySeconds", 0)), method=raw.get("method"), path=raw.get("path"),
+            query=raw.get("query"),
         )
-        if fault.path:
-            re.compile(fault.path)
+        for pattern in (fault.path, fault.query):
+            if pattern:
+                re.compile(pattern)
         return fault
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, query: str = "") -> bool:
         if self.method and self.method.upper() != method.upper():
+            return False
+        if self.query and re.search(self.query, query) is None:
             return False
         return not self.path or re.search(self.path, path) is not None
 
@@ -58,7 +63,7 @@ class Fault:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "remaining": self.count - self.hits, "status": self.status,
-                "method": self.method, "path": self.path, "retryAfter": self.retry_after,
+                "method": self.method, "path": self.path, "query": self.query, "retryAfter": self.retry_after,
                 "delaySeconds": self.delay_seconds}
 
 
@@ -77,10 +82,10 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, query: str = "") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.hits < fault.count and fault.matches(method, path):
+                if fault.hits < fault.count and fault.matches(method, path, query):
                     fault.hits += 1
                     return fault
             self._faults = [f for f in self._faults if f.hits < f.count]

@@ -101,7 +101,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     def _arm(self, path: str, query: dict[str, str], raw: bytes, entry: dict[str, Any]) -> Response:
         emulator = self.emulator
         emulator.state.tick()
-        fault = emulator.faults.take(self.command, path)
+        fault = emulator.faults.take(self.command, path, unquote(urlsplit(self.path).query))
         if fault is not None:
             entry["fault"] = fault.kind
             if fault.kind == "delay":

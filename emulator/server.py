@@ -170,10 +170,12 @@ class EmulatorServer:
 
     def inject_fault(self, kind: str = "status", *, count: int = 1, status: int = 503,
                      retry_after: int | None = None, delay_seconds: float = 0.0, method: str | None = None,
-                     path: str | None = None, code: str | None = None, message: str | None = None) -> None:
+                     path: str | None = None, code: str | None = None, message: str | None = None,
+                     query: str | None = None) -> None:
         """Fault the next ``count`` matching requests (kinds: status, drop, drop-after-processing, delay)."""
         raw = {"kind": kind, "count": count, "status": status, "retryAfter": retry_after,
-               "delaySeconds": delay_seconds, "method": method, "path": path, "code": code, "message": message}
+               "delaySeconds": delay_seconds, "method": method, "path": path, "code": code, "message": message,
+               "query": query}
         self.faults.add(Fault.from_dict(raw))
 
     def set_throttle(self, subscription: str, throttle: Throttle | dict[str, float] | None) -> None:

@@ -78,7 +78,12 @@ class ArmSteps:
         return self.context.current_utc_datetime
 
     def call_once(self, activity: str, payload: dict[str, Any]) -> Steps:
-        """One activity call; a crash becomes an error dict so callers handle every failure the same way."""
+        """One activity call; a crash becomes an error dict so callers handle every failure the same way.
+
+        The payload gets ``now``, the orchestration's time, unless it has its own: activities pace their ARM
+        calls by it, so the token buckets run on the same clock as the durable timers that wait for them.
+        """
+        payload = {"now": format_datetime(self.now), **payload}
         try:
             result = yield self.context.call_activity(activity, payload, expected_type=dict)
         except Exception as exc:  # the host hands over only the text: "Activity function 'x' failed: ..."
@@ -101,6 +106,8 @@ class ArmSteps:
             if result.get("ok"):
                 return result
             error = result["error"]
+            if error.get("resume") is not None:  # a listing got part of the way: the next attempt goes on from there
+                payload = {**payload, "resume": error.pop("resume")}
             crashes += 1 if error.get("crash") else 0
             if not error.get("retryable") or crashes > MAX_CRASH_RETRIES:
                 raise StepFailed(error)
@@ -135,8 +142,8 @@ class ArmSteps:
 
 
 def is_throttled(error: dict[str, Any]) -> bool:
-    """A 429 from ARM or the provider (the activity's error dict)."""
-    return error.get("status") == 429
+    """A 429 from ARM or the provider, or a call the app's own pacing held back (the activity's error dict)."""
+    return error.get("status") == 429 or bool(error.get("paced"))
 
 
 def _short_error(error: dict[str, Any]) -> str:

@@ -22,11 +22,11 @@ from activities.drill_results import (
     DRILL_SEND_ALERT,
     DRILL_VERIFY_FILES,
 )
-from activities.drills import DRILL_LIST_INSTANCES, DRILL_LIST_POINTS
+from activities.drills import DRILL_CHOOSE_POINT, DRILL_LIST_INSTANCES
 from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
 from orchestrations.restore import RESTORE_ORCHESTRATION
-from pgflex_restore.drills.choice import choose_drill_point
-from pgflex_restore.drills.plan import PointSelection, parse_plan
+from pgflex_restore.drills.choice import PointChoice
+from pgflex_restore.drills.plan import parse_plan
 from pgflex_restore.drills.records import (
     FAILED,
     PASSED,
@@ -216,14 +216,12 @@ class InstanceDrill:
             return (yield from self.finish(FAILED, "drill-error", f"{type(exc).__name__}: {str(exc)[:500]}"))
 
     def drill(self) -> Steps:
-        listed = yield from self.call(DRILL_LIST_POINTS, {"backupInstance": self.target["id"]})
-        choice = choose_drill_point(
-            [RecoveryPoint.from_dict(p) for p in listed["points"]],
-            PointSelection.from_dict(self.input["selection"]),
-            now=self.context.current_utc_datetime,
-            max_age=timedelta(seconds=float(self.input["maxPointAgeSeconds"])),
-            seed=f"{self.run_id}|{self.target['id'].lower()}",
-        )
+        chosen = yield from self.call(DRILL_CHOOSE_POINT, {
+            "backupInstance": self.target["id"], "selection": self.input["selection"],
+            "maxPointAgeSeconds": self.input["maxPointAgeSeconds"],
+            "seed": f"{self.run_id}|{self.target['id'].lower()}",
+        })
+        choice = PointChoice.from_dict(chosen["choice"])
         self.record.update(choice.summary())
         if choice.failure or choice.point is None:
             return (yield from self.finish(FAILED, choice.failure or "no-recovery-point", choice.message))

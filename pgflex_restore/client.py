@@ -22,10 +22,11 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .cloud_error import header, parse_cloud_error
-from .errors import DataProtectionError, TransportError
+from .errors import DataProtectionError, PacedError, TransportError
 from .ids import BackupInstanceId, VaultId, job_guid
 from .jobs import Job, parse_job
 from .lro import AsyncOperation, OperationPoll, OperationResultPoll
+from .pacing import call_kind, subscription_of
 from .parsing import (
     BackupInstance,
     RecoveryPoint,
@@ -34,20 +35,19 @@ from .parsing import (
     parse_operation_status,
     parse_recovery_point,
 )
+from .point_scan import PointScan
 from .target_urls import is_loopback_host
 from .timeutil import format_filter_datetime
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from .settings import Settings
 
 __all__ = [
     "AsyncOperation",
     "DataProtectionClient",
     "OperationPoll",
     "OperationResultPoll",
-    "make_credential",
 ]
 
 logger = logging.getLogger(__name__)
@@ -56,15 +56,6 @@ _TOKEN_REJECTED = re.compile(r"expired|invalid\w*token|token\w*invalid", re.IGNO
 _CLAIMS = re.compile(r'claims="([^"]+)"', re.IGNORECASE)
 _PATH_SAFE = "/-._~:@!$&'()*+,;="
 _MAX_PAGES = 10_000
-
-
-def make_credential(settings: Settings) -> TokenCredential:
-    """ManagedIdentityCredential for a user-assigned identity (AZURE_CLIENT_ID), else DefaultAzureCredential."""
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    if settings.client_id:
-        return ManagedIdentityCredential(client_id=settings.client_id)
-    return DefaultAzureCredential()
 
 
 def _safe_url(url: str) -> str:
@@ -118,10 +109,13 @@ def _never_sent(exc: BaseException) -> bool:
 class DataProtectionClient:
     """Calls Microsoft.DataProtection for one ARM endpoint and api-version; every method raises typed errors.
 
-    :param credential: any azure-identity credential; tokens are requested for ``{arm_endpoint}/.default``.
+    :param credential: any azure-core TokenCredential (identity.make_credential builds the app's); tokens are
+        requested for ``{arm_endpoint}/.default``.
     :param credential_factory: builds a fresh credential when ARM rejects a token as expired/invalid
         (a new credential has an empty cache, so the retry really gets a new token).
     :param timeout: ``(connect, read)`` seconds for every request.
+    :param pacer: asked ``(method, url)`` before each request; a positive answer is the seconds until the
+        subscription's token bucket has a token, and the request is not sent (PacedError).
     """
 
     def __init__(
@@ -133,6 +127,7 @@ class DataProtectionClient:
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (10, 60),
         credential_factory: Callable[[], TokenCredential] | None = None,
+        pacer: Callable[[str, str], float] | None = None,
     ) -> None:
         self.arm_endpoint = arm_endpoint.rstrip("/")
         if _origin(self.arm_endpoint)[1] == "":
@@ -142,6 +137,8 @@ class DataProtectionClient:
         self.timeout = timeout
         self._credential = credential
         self._credential_factory = credential_factory
+        self._pacer = pacer
+        self._prepaid: set[tuple[str, str]] = set()
         self._session = session or requests.Session()
 
     @property
@@ -169,6 +166,8 @@ class DataProtectionClient:
             if claims:
                 return self._credential.get_token(self.scope, claims=claims).token
             return self._credential.get_token(self.scope).token
+        except DataProtectionError:
+            raise  # the app's own credential already says what is wrong, and whether a retry can help
         except Exception as exc:
             raise TransportError(
                 f"could not get a token for {self.scope}: {type(exc).__name__}: {exc}",
@@ -182,12 +181,22 @@ class DataProtectionClient:
                 f"refusing to send the ARM token to {_safe_url(url)}: not {self.arm_endpoint}",
                 advice="the service answered with a URL on another host; check ARM_ENDPOINT",
             )
+        if (method, url) in self._prepaid:
+            self._prepaid.discard((method, url))
+        else:
+            self._pace(method, url)
         response = self._send_once(method, url, body, self._token())
         if response.status_code == 401 and self._token_rejected(response):
             logger.info("ARM rejected the token as expired/invalid; retrying once with a fresh token")
             token = self._token(fresh=True, claims=_challenge_claims(response))
             response = self._send_once(method, url, body, token)
         return response
+
+    def _pace(self, method: str, url: str) -> None:
+        if self._pacer is not None:
+            wait = self._pacer(method, url)
+            if wait > 0:
+                raise PacedError(call_kind(method), subscription_of(url) or "(none)", wait)
 
     def _send_once(self, method: str, url: str, body: Mapping[str, Any] | None, token: str) -> requests.Response:
         headers = {
@@ -284,28 +293,63 @@ class DataProtectionClient:
 
     # -- the REST calls -------------------------------------------------------------------------------------
 
-    def list_recovery_points(
-        self, bi: BackupInstanceId, *, start: datetime | None = None, end: datetime | None = None
-    ) -> list[RecoveryPoint]:
-        """RecoveryPoints_List, every page; ``start``/``end`` (aware) become the CLI-style ``$filter``.
-
-        Points the service lists without a time are skipped (logged): they cannot be chosen.
-
-        :raises ApiError: an error response. :raises TransportError: no response.
-        """
+    def _recovery_points_url(self, bi: BackupInstanceId, start: datetime | None, end: datetime | None) -> str:
         clauses = []
         if start is not None:
             clauses.append(f"startDate eq '{format_filter_datetime(start)}'")
         if end is not None:
             clauses.append(f"endDate eq '{format_filter_datetime(end)}'")
         query = {"$filter": " and ".join(clauses)} if clauses else None
+        return self._url(f"{bi.path}/recoveryPoints", query)
+
+    def _parse_points(self, bi: BackupInstanceId, items: list[dict[str, Any]]) -> list[RecoveryPoint]:
+        """Points the service lists without a time are skipped (logged): they cannot be chosen."""
         points = []
-        for item in self._pages(self._url(f"{bi.path}/recoveryPoints", query)):
+        for item in items:
             try:
                 points.append(parse_recovery_point(item))
             except ValueError as exc:
                 logger.warning("skipping an unusable recovery point of %s: %s", bi, exc)
         return points
+
+    def list_recovery_points(
+        self, bi: BackupInstanceId, *, start: datetime | None = None, end: datetime | None = None
+    ) -> list[RecoveryPoint]:
+        """RecoveryPoints_List, every page; ``start``/``end`` (aware) become the CLI-style ``$filter``.
+
+        :raises ApiError: an error response. :raises TransportError: no response.
+        """
+        return self._parse_points(bi, self._pages(self._recovery_points_url(bi, start, end)))
+
+    def scan_recovery_points(self, bi: BackupInstanceId, scan: PointScan) -> PointScan:
+        """RecoveryPoints_List window by window and page by page until ``scan`` has what it needs.
+
+        The scan is updated after every page, so when a page fails (the exception propagates) it holds the
+        nextLink reached: passing it back in resumes there. :raises ApiError, TransportError:
+        """
+        seen: set[str] = set()
+        while not scan.finished:
+            url = scan.next_link or self._recovery_points_url(bi, *scan.window_bounds())
+            if url in seen or len(seen) >= _MAX_PAGES:
+                raise DataProtectionError(f"paging loop at {_safe_url(url)}: the same nextLink came back")
+            seen.add(url)
+            response = self._send("GET", url)
+            self._check(response)
+            page = self._json(response)
+            values = [v for v in page.get("value") or [] if isinstance(v, dict)]
+            link = page.get("nextLink")
+            scan.feed(self._parse_points(bi, values), link if isinstance(link, str) and link else None)
+        return scan
+
+    def get_recovery_point(self, bi: BackupInstanceId, recovery_point_id: str) -> RecoveryPoint:
+        """RecoveryPoints_Get: one point by its name (the last segment of a full ARM id is taken).
+
+        :raises ApiError: 404 when the instance has no such point. :raises TransportError:
+        """
+        name = recovery_point_id.rstrip("/").rsplit("/", 1)[-1]
+        response = self._send("GET", self._url(f"{bi.path}/recoveryPoints/{name}"))
+        self._check(response)
+        return parse_recovery_point(self._json(response))
 
     def validate_restore(self, bi: BackupInstanceId, restore_body: Mapping[str, Any]) -> AsyncOperation:
         """BackupInstances_ValidateForRestore with the body wrapped as ValidateRestoreRequestObject.
@@ -316,6 +360,13 @@ class DataProtectionClient:
         """
         wrapped = restore_body if "restoreRequestObject" in restore_body else {"restoreRequestObject": restore_body}
         return self._lro(self._url(f"{bi.path}/validateRestore"), wrapped)
+
+    def pace_restore(self, bi: BackupInstanceId) -> None:
+        """Take the token for the restore POST now (PacedError when there is none), before anything is recorded
+        about the attempt; ``trigger_restore`` then sends without asking the pacer again."""
+        url = self._url(f"{bi.path}/restore")
+        self._pace("POST", url)
+        self._prepaid.add(("POST", url))
 
     def trigger_restore(self, bi: BackupInstanceId, restore_body: Mapping[str, Any]) -> AsyncOperation:
         """BackupInstances_TriggerRestore. Not retried here: a TransportError with ``request_sent`` means the

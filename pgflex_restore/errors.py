@@ -21,6 +21,7 @@ the orchestrator reads those dicts (code, message, retryability, Retry-After) an
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,26 @@ class TransportError(DataProtectionError):
     def to_dict(self) -> dict[str, Any]:
         """Adds ``request_sent``: the orchestrator needs it to avoid posting a restore twice."""
         return {**super().to_dict(), "requestSent": self.request_sent}
+
+
+class PacedError(DataProtectionError):
+    """The call was not sent: the app's share of the subscription's ARM token bucket is spent for now.
+
+    Retryable, and waited out like a 429 (never counted as a failure): ``retryAfter`` is when a token is free.
+    """
+
+    def __init__(self, kind: str, subscription: str, wait_seconds: float) -> None:
+        super().__init__(
+            f"the ARM {kind} budget of subscription {subscription} is spent; a token is free in {wait_seconds:.2f} s",
+            retryable=True,
+            advice="nothing to do: the call waits for the subscription's token bucket to refill",
+        )
+        self.wait_seconds = wait_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """Shaped like a 429 answer's dict, with ``paced`` so nobody mistakes it for ARM's own throttling."""
+        return {**super().to_dict(), "code": "PacedByTokenBucket", "paced": True,
+                "retryAfter": str(max(1, math.ceil(self.wait_seconds)))}
 
 
 class ApiError(DataProtectionError):

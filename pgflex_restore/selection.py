@@ -8,22 +8,18 @@ or when it is the only copy, and a NoRecoveryPointError that tells the caller wh
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from .errors import NoRecoveryPointError
 from .models import RecoveryPointChoice
 from .parsing import RecoveryPoint
+from .point_scan import ARCHIVE_STORE, VAULT_STORE, PointScan
 from .timeutil import format_datetime
 
-VAULT_STORE = "VaultStore"
-ARCHIVE_STORE = "ArchiveStore"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-
-def _usable(point: RecoveryPoint, data_store: str | None) -> bool:
-    if data_store == ARCHIVE_STORE:
-        return point.in_archive_store
-    if data_store == VAULT_STORE:
-        return point.in_vault_store
-    return point.in_vault_store or point.in_archive_store
+__all__ = ["ARCHIVE_STORE", "VAULT_STORE", "choose_source_store", "restore_scan", "scanned_point",
+           "select_recovery_point"]
 
 
 def choose_source_store(point: RecoveryPoint, data_store: str | None = None) -> str:
@@ -45,12 +41,39 @@ def choose_source_store(point: RecoveryPoint, data_store: str | None = None) -> 
     raise NoRecoveryPointError(f"recovery point {point.id} has no usable {wanted} copy")
 
 
+def restore_scan(choice: RecoveryPointChoice, data_store: str | None, now: datetime) -> PointScan:
+    """The scan for "latest" (windows reaching back from ``now``, no end) or "before" (ending at that instant)."""
+    if choice.mode == "id":
+        raise ValueError("a point chosen by id is read alone, not scanned for")
+    if choice.mode == "before" and choice.before is not None:
+        return PointScan(anchor=choice.before, end=choice.before, data_store=data_store)
+    return PointScan(anchor=now, data_store=data_store)
+
+
+def scanned_point(scan: PointScan, choice: RecoveryPointChoice) -> RecoveryPoint:
+    """The newest usable point the finished scan found. Ties on time prefer a VaultStore copy, then the id.
+
+    :raises NoRecoveryPointError: nothing qualifies; the message says what was listed.
+    """
+    if scan.newest is not None:
+        return scan.newest
+    where = f" in {scan.data_store}" if scan.data_store else ""
+    if choice.mode == "before" and choice.before is not None:
+        raise NoRecoveryPointError(
+            f"no usable recovery point{where} at or before {format_datetime(choice.before)} "
+            f"({scan.listed} listed at or before it); choose a later time or \"latest\""
+        )
+    raise NoRecoveryPointError(
+        f"no usable recovery point{where} for this backup instance ({scan.listed} listed, none restorable)"
+    )
+
+
 def select_recovery_point(
     points: Sequence[RecoveryPoint], choice: RecoveryPointChoice, *, data_store: str | None = None
 ) -> RecoveryPoint:
-    """The point ``choice`` names among ``points`` (any order). Ties on time prefer a VaultStore copy, then id.
+    """The point ``choice`` names among points already listed (any order), by the same rules as the scan.
 
-    :raises NoRecoveryPointError: nothing qualifies; the message says what exists.
+    :raises NoRecoveryPointError: nothing qualifies.
     """
     if choice.mode == "id":
         wanted = (choice.recovery_point_id or "").lower()
@@ -63,20 +86,5 @@ def select_recovery_point(
         point = matches[0]
         choose_source_store(point, data_store)  # raises with a clear message when the copy is unusable
         return point
-    candidates = [p for p in points if _usable(p, data_store)]
-    if not candidates:
-        where = f" in {data_store}" if data_store else ""
-        raise NoRecoveryPointError(
-            f"no usable recovery point{where} for this backup instance ({len(points)} listed, none restorable)"
-        )
-    if choice.mode == "before" and choice.before is not None:
-        limit = choice.before
-        eligible = [p for p in candidates if p.time <= limit]
-        if not eligible:
-            oldest = min(candidates, key=lambda p: p.time)
-            raise NoRecoveryPointError(
-                f"no recovery point at or before {format_datetime(limit)}; "
-                f"the oldest is {format_datetime(oldest.time)}"
-            )
-        candidates = eligible
-    return max(candidates, key=lambda p: (p.time, p.in_vault_store, p.id))
+    anchor = choice.before or max((p.time for p in points), default=_EPOCH)  # no windows in hand
+    return scanned_point(restore_scan(choice, data_store, anchor).fold_all(points), choice)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 from .ids import VaultId
+from .pacing import ARM_BUCKETS, READS, WRITES, Bucket, parse_arm_budget
 from .target_urls import is_loopback_host, normalize_container_url
 from .timeutil import cron_expression, parse_duration_or_seconds
 
@@ -34,9 +35,11 @@ SETTING_NAMES = (
     "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
     "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
     "DRILL_SCHEDULE", "DRILL_PLAN", "DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE", "MAX_TRANSIENT_RETRIES",
+    "ARM_BUDGET",
 )
 
 T = TypeVar("T")
+DEFAULT_ARM_BUDGET: tuple[Bucket, Bucket] | None = (ARM_BUCKETS[READS], ARM_BUCKETS[WRITES])
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Settings:
     drill_results_table: str = "restoredrills"
     drill_alerts_queue: str = "restore-drill-alerts"
     max_transient_retries: int = 8
+    # (reads, writes) token buckets the app paces its ARM calls to; None turns pacing off.
+    arm_budget: tuple[Bucket, Bucket] | None = DEFAULT_ARM_BUDGET
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -101,6 +106,7 @@ class Settings:
             drill_results_table=read("DRILL_RESULTS_TABLE", _table_name, "restoredrills"),
             drill_alerts_queue=read("DRILL_ALERTS_QUEUE", _queue_name, "restore-drill-alerts"),
             max_transient_retries=read("MAX_TRANSIENT_RETRIES", _non_negative_int, 8),
+            arm_budget=read("ARM_BUDGET", parse_arm_budget, DEFAULT_ARM_BUDGET),
         )
         poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
         if not any(n in problems for n in poll_names) and not poll_min <= poll_default <= poll_max:

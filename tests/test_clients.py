@@ -1,14 +1,18 @@
-"""clients.attempt_seen: the restore attempt marker in the Functions storage account (real Azurite)."""
+"""The rows on every ARM call's path, in the Functions storage account (real Azurite): the restore attempt
+marker and the shared ARM budget."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import clients
 from devhost.azurite import Azurite
+from pgflex_restore.pacing import Bucket
 from pgflex_restore.storage import CONNECTION
 
 pytestmark = pytest.mark.azurite
@@ -25,3 +29,37 @@ def test_the_first_run_records_the_attempt_and_a_rerun_finds_it(azurite: Azurite
 def test_without_a_storage_account_nothing_is_known() -> None:
     assert CONNECTION not in os.environ  # the autouse fixture cleared it
     assert clients.attempt_seen("any") is None
+
+
+def test_an_unreachable_storage_account_is_unknown_not_a_failure() -> None:
+    os.environ[CONNECTION] = ("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+                              "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;")
+    assert clients.attempt_seen("any") is None
+    budget = (Bucket(1, 1), Bucket(1, 1))
+    assert clients.take_arm_token("GET", f"{ARM}/subscriptions/s1/x", NOW, budget) == 0.0  # the call goes
+
+
+ARM = "https://management.azure.com"
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_the_arm_budget_is_shared_by_concurrent_takers(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twenty threads at one instant against a burst of 8: exactly 8 calls go, the rest are told how long to
+    wait; a second later the refill lets exactly `rate` more go. Reads and writes, and subscriptions, apart."""
+    os.environ[CONNECTION] = azurite.connection_string
+    monkeypatch.setenv("TASKHUB_NAME", f"hub{uuid.uuid4().hex[:8]}")
+    budget = (Bucket(8, 2), Bucket(3, 1))
+    url = f"{ARM}/subscriptions/S1/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v"
+
+    def take(method: str, at: datetime, where: str = url) -> float:
+        return clients.take_arm_token(method, where, at, budget)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        waits = list(pool.map(lambda _: take("GET", NOW), range(20)))
+    assert sum(1 for w in waits if w == 0) == 8
+    assert all(0 < w <= 0.5 + 1e-6 for w in waits if w)  # the next token is half a second away
+    later = NOW + timedelta(seconds=1)
+    assert [take("GET", later) == 0 for _ in range(3)] == [True, True, False]
+    assert [take("POST", NOW) == 0 for _ in range(4)] == [True, True, True, False]  # writes: their own bucket
+    assert take("GET", NOW, url.replace("S1", "S2")) == 0  # another subscription: its own bucket
+    assert take("GET", NOW, f"{ARM}/providers/Microsoft.DataProtection/operations") == 0  # no subscription

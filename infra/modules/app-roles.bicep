@@ -19,8 +19,9 @@ var roleIds = {
   // Read, add, update, delete queue messages and create queues: the queue trigger on restore-requests, the
   // rejected / poison / drill alert queues, and the Durable Functions control and work-item queues.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-  // Read/write/create tables: the Durable Functions history and instances tables, the drill results table and the
-  // restore attempts table (a re-delivered trigger_restore finds its own job instead of posting again).
+  // Read/write/create tables: the Durable Functions history and instances tables, the drill results table, the
+  // restore attempts table (a re-delivered trigger_restore finds its own job instead of posting again) and the
+  // ARM budget table (every ARM call is paced to the subscription's token buckets).
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // Send telemetry with Entra ID authentication (the component has local auth disabled).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -56,7 +57,7 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Durable Functions history/instances tables, the drill results table and the restore attempts table.
+// Durable Functions history/instances tables, the drill results, restore attempts and ARM budget tables.
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, principalId, roleIds.storageTableDataContributor)
   scope: storage

@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pgflex_restore.client import DataProtectionClient, make_credential
+from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.errors import (
     ApiError,
     AuthError,
@@ -27,6 +27,7 @@ from pgflex_restore.errors import (
     ThrottledError,
     TransportError,
 )
+from pgflex_restore.identity import make_credential
 from pgflex_restore.ids import BackupInstanceId, VaultId
 from pgflex_restore.settings import Settings
 from tests.client.dp_fakes import FakeCredential, TokenFactory, localize
@@ -482,6 +483,6 @@ def test_make_credential_picks_the_identity_type(monkeypatch: pytest.MonkeyPatch
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
     settings = Settings(arm_endpoint="http://127.0.0.1:9", client_id="00000000-0000-0000-0000-000000000001")
-    assert isinstance(make_credential(settings), ManagedIdentityCredential)
+    assert isinstance(make_credential(settings, {}), ManagedIdentityCredential)  # off App Service
     monkeypatch.delenv("AZURE_CLIENT_ID", raising=False)
-    assert isinstance(make_credential(Settings()), DefaultAzureCredential)
+    assert isinstance(make_credential(Settings(), {}), DefaultAzureCredential)

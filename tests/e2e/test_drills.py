@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from devhost.azurite import Azurite
+from emulator.clock import parse_time
 from tests.e2e.drill_stack import drill_stack
 from tests.e2e.stack import START, SUB, backup_instance, points, server_id
 
@@ -74,7 +75,7 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
 
         # One recovery-point listing per drilled server: the restore reuses the point the RPO check chose.
         listings = drills.stack.arm_requests("GET", "/recoveryPoints")
-        wanted = 8 + drills.stack.reruns("drill_list_points", "resolve_recovery_point")
+        wanted = 8 + drills.stack.reruns("drill_choose_point", "resolve_recovery_point")
         assert len(listings) == wanted, len(listings)  # every server but the excluded one
 
         assert "5.0 days old" in records["pg-stale"]["message"]
@@ -98,6 +99,26 @@ def test_each_failure_is_reported_with_its_reason_and_alerted(azurite: Azurite) 
                 assert by_server[name]["type"] == "RestoreDrillFailed"
                 assert by_server[name]["details"] == f"/api/drills/{summary['runId']}"
         assert by_server["pg-stale"]["severity"] == "Sev1"
+
+
+def test_paced_to_the_token_buckets_a_fleet_drill_meets_no_429(azurite: Azurite) -> None:
+    """The same tight buckets, with the app's budget (ARM_BUDGET) set just under them: every drill's ARM calls
+    take tokens from one shared bucket first, so the service never has to throttle, and nothing fails."""
+    quick = {**QUICK, "jobSeconds": 10}
+    instances = named({f"pg{i:02d}": backup_instance(timings=quick, databases=["appdb"]) for i in range(30)})
+    throttle = {SUB: {"readsBucket": 40, "readsPerSecond": 1, "writesBucket": 5, "writesPerSecond": 0.25}}
+    budget = {"ARM_BUDGET": "reads=36/0.9,writes=4/0.22"}
+    with drill_stack(azurite, instances, scenario_top={"throttle": throttle}, extra_env=budget) as drills:
+        summary = drills.run(drills.plan(concurrency=10), timeout=55)
+        assert (summary["total"], summary["passed"], summary["failed"]) == (30, 30, 0), summary["failures"]
+        served = drills.stack.arm_requests()
+        assert [r for r in served if r.get("status") == 429] == []
+        writes = [r for r in served if r["method"] == "POST"]
+        assert len(writes) == 60  # validate + restore per server: the paced calls were held back, not lost
+        # Held back, the writes spread at the budget's pace instead of bursting: 60 writes at 0.22/s after a
+        # burst of 4 take over four minutes of the virtual clock.
+        span = (parse_time(writes[-1]["time"]) - parse_time(writes[0]["time"])).total_seconds()
+        assert span >= (60 - 4) / 0.22 * 0.95, span
 
 
 def test_fifty_instances_under_throttling_all_pass(azurite: Azurite) -> None:

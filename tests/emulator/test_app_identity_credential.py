@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 import requests
 
-import clients
 from emulator import EmulatorServer, VirtualClock
 from pgflex_restore import identity
 from pgflex_restore.errors import DataProtectionError
@@ -42,11 +41,6 @@ from tests.emulator.emusupport import BI_PATH, BV_PATH, CONTAINER_URL, START, sc
 REPO = Path(__file__).resolve().parents[2]
 ARM_SCOPE = "https://management.azure.com/.default"
 USER_ASSIGNED = "9d0c1f6e-0000-4000-8000-00000000c11e"
-# clients.py builds the app's credential; until it takes make_credential from identity.py (an edit made by
-# whoever owns clients.py), the app still imports azure-identity on its first ARM call.
-APP_USES_IT = getattr(clients, "make_credential", None) is identity.make_credential
-pending_in_clients = pytest.mark.xfail(not APP_USES_IT, strict=True,
-                                       reason="clients.py still takes make_credential from pgflex_restore.client")
 
 
 @pytest.fixture
@@ -477,7 +471,6 @@ print(json.dumps({"ok": result["ok"], "error": result.get("error"),
 """
 
 
-@pending_in_clients
 @pytest.mark.parametrize("client_id", [None, USER_ASSIGNED])
 def test_a_cold_workers_first_restore_call_does_not_import_azure_identity(server: EmulatorServer,
                                                                           client_id: str | None) -> None:

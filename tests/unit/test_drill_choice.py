@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pgflex_restore.drills.choice import NO_POINT, STALE, choose_drill_point, seeded_index
+from pgflex_restore.drills.choice import NO_POINT, STALE, PointChoice, choose_drill_point
 from pgflex_restore.drills.plan import PointSelection
 from pgflex_restore.parsing import DataStoreDetails, RecoveryPoint
+from pgflex_restore.point_scan import seeded_rank
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 RANDOM = PointSelection("random", 7.0)
@@ -50,7 +51,23 @@ def test_random_is_deterministic_per_seed_and_stays_in_the_window() -> None:
     assert first.point == again.point and first.candidates == 7
 
 
-def test_seeded_index_is_stable() -> None:
-    """The same text gives the same index on every machine (sha256, not hash())."""
-    assert seeded_index("drill-20261125T030000Z|bi", 7) == seeded_index("drill-20261125T030000Z|bi", 7)
-    assert all(0 <= seeded_index(str(n), 3) < 3 for n in range(50))
+def test_seeded_rank_is_stable() -> None:
+    """The same seed and point give the same rank on every machine (sha256, not hash()); case does not count."""
+    # pinned: a change of the rank would move every drill's pick
+    assert seeded_rank("drill-20261125T030000Z|bi", "rp-1") == 0x877dbe0e2c3a5d40
+    assert seeded_rank("drill-1|bi", "RP-1") == seeded_rank("drill-1|bi", "rp-1")
+    assert seeded_rank("drill-1|bi", "rp-1") != seeded_rank("drill-2|bi", "rp-1")
+
+
+def test_random_with_an_empty_window_takes_the_newest() -> None:
+    """No point in the last N days but the newest is within the RPO: the newest is drilled."""
+    choice = choose_drill_point(daily(3, timedelta(days=7, hours=1)), RANDOM, now=NOW, max_age=timedelta(days=8),
+                                seed="s")
+    assert choice.point is not None and choice.point.id == "rp-0" and choice.candidates == 1
+
+
+def test_choice_round_trips_through_json() -> None:
+    """The activity hands the choice to the orchestrator as JSON: nothing is lost on the way."""
+    choice = choose_drill_point(daily(30), RANDOM, now=NOW, max_age=timedelta(days=8), seed="drill-1|bi")
+    again = PointChoice.from_dict(choice.to_dict())
+    assert again == choice and again.summary() == choice.summary()

@@ -11,6 +11,10 @@ from typing import Any
 
 from orchestrations.drill import DRILL_INSTANCE_ORCHESTRATION, DrillRun, InstanceDrill
 from orchestrations.restore import RESTORE_ORCHESTRATION
+from pgflex_restore.drills.choice import choose_drill_point
+from pgflex_restore.drills.plan import PointSelection
+from pgflex_restore.parsing import RecoveryPoint
+from pgflex_restore.timeutil import parse_datetime
 from tests.orchestration_driver import FakeContext, drive
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
@@ -63,6 +67,14 @@ def test_run_continues_as_new_between_generations() -> None:
     assert summary["total"] == 7
 
 
+def chosen(points: list[dict[str, Any]], payload: dict[str, Any]) -> dict[str, Any]:
+    """What drill_choose_point answers for these points, decided by the same rules from the payload it got."""
+    choice = choose_drill_point([RecoveryPoint.from_dict(p) for p in points],
+                                PointSelection.from_dict(payload["selection"]), now=parse_datetime(payload["now"]),
+                                max_age=timedelta(seconds=payload["maxPointAgeSeconds"]), seed=payload["seed"])
+    return {"ok": True, "choice": choice.to_dict()}
+
+
 def test_a_stale_point_fails_without_a_restore() -> None:
     """The RPO check runs before anything is restored; the failure is recorded and alerted."""
     target = {"id": f"{VAULT}/backupInstances/bi", "name": "bi", "vault": "v1", "server": "pg", "prefix": "drills/x/",
@@ -73,14 +85,14 @@ def test_a_stale_point_fails_without_a_restore() -> None:
                           NOW, instance_id="drill-1:0000")
 
     def answer(task: tuple[Any, ...]) -> Any:
-        if task[1] == "drill_list_points":
-            return {"ok": True, "points": [{"id": "rp", "time": old, "stores": []}]}
+        if task[1] == "drill_choose_point":
+            return chosen([{"id": "rp", "time": old, "stores": []}], task[2])
         return {"ok": True}
 
     record = drive(InstanceDrill(context).run(), context, answer)
     assert (record["status"], record["reason"]) == ("failed", "stale-recovery-point")
     assert not any(t[0] == "sub" and t[1] == RESTORE_ORCHESTRATION for t in context.scheduled)
-    assert [t[1] for t in context.scheduled] == ["drill_list_points", "drill_record_result", "drill_send_alert"]
+    assert [t[1] for t in context.scheduled] == ["drill_choose_point", "drill_record_result", "drill_send_alert"]
 
 
 def test_a_blip_after_a_long_restore_is_waited_out_not_a_failure() -> None:
@@ -100,8 +112,8 @@ def test_a_blip_after_a_long_restore_is_waited_out_not_a_failure() -> None:
                     "startedAt": NOW.isoformat(), "finishedAt": (NOW + timedelta(hours=3)).isoformat()}
         if task[0] == "timer":
             return None
-        if task[1] == "drill_list_points":
-            return {"ok": True, "points": [{"id": "rp", "time": fresh, "stores": []}]}
+        if task[1] == "drill_choose_point":
+            return chosen([{"id": "rp", "time": fresh, "stores": []}], task[2])
         if task[1] == "drill_verify_files":
             verify_calls.append(task)
             if len(verify_calls) == 1:

@@ -7,6 +7,7 @@ from typing import Any
 
 from orchestrations.job_tracking import track_job, tracking_input
 from pgflex_restore.polling import PollPolicy
+from pgflex_restore.timeutil import parse_datetime
 from tests.orchestration_driver import FakeContext, Task, activities, drive
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -29,7 +30,9 @@ def scripted(answers: list[Any]) -> Any:
     def answer(task: Task) -> Any:
         if task[0] == "timer":
             return None
-        assert task[1] == "get_job" and task[2] == {"vault": VAULT, "jobId": JOB}
+        assert task[1] == "get_job"
+        assert {k: v for k, v in task[2].items() if k != "now"} == {"vault": VAULT, "jobId": JOB}
+        assert parse_datetime(task[2]["now"]) >= NOW  # the orchestration's time, for pacing
         return queue.pop(0)
 
     return answer

@@ -18,6 +18,7 @@ from orchestrations.restore import JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER, RestoreR
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.restore_plan import RestorePlan
 from pgflex_restore.settings import Settings
+from pgflex_restore.timeutil import format_datetime
 from tests.orchestration_driver import FakeContext, Task, activities, drive
 
 NOW = datetime(2026, 11, 1, 2, 0, tzinfo=UTC)
@@ -164,7 +165,7 @@ def test_an_ambiguous_trigger_finds_its_job_instead_of_posting_again() -> None:
     assert len(triggers(context)) == 1
     lookup = next(t[2] for t in context.scheduled if t[0] == "activity" and t[1] == "find_restore_job")
     assert lookup == {"backupInstance": BI, "since": (NOW + timedelta(seconds=10)).isoformat(),
-                      "containerUrl": TARGET, "filePrefix": "p"}
+                      "containerUrl": TARGET, "filePrefix": "p", "now": format_datetime(NOW + timedelta(seconds=10))}
 
 
 def test_an_ambiguous_trigger_whose_job_never_shows_posts_again_with_the_first_attempt_time() -> None:

@@ -41,12 +41,12 @@ def test_at_or_before() -> None:
     assert select_recovery_point(POINTS, RecoveryPointChoice.latest(T0 + timedelta(days=10))).id == "b"
 
 
-def test_nothing_before_names_the_oldest() -> None:
-    """The error says what the oldest point is."""
+def test_nothing_before_says_what_to_do() -> None:
+    """The error names the instant and what to try instead (nothing after it was listed, so it names no point)."""
     with pytest.raises(NoRecoveryPointError) as info:
         select_recovery_point(POINTS, RecoveryPointChoice.latest(datetime(2026, 9, 1, tzinfo=UTC)))
-    assert str(info.value) == ("no recovery point at or before 2026-09-01T00:00:00Z; "
-                               "the oldest is 2026-10-01T02:00:00Z")
+    assert str(info.value) == ("no usable recovery point at or before 2026-09-01T00:00:00Z (0 listed at or "
+                               'before it); choose a later time or "latest"')
 
 
 def test_by_id() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.ids import VaultId
+from pgflex_restore.pacing import Bucket
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.settings import Settings, get_settings, reset_settings_cache
 
@@ -47,8 +48,10 @@ def test_every_setting_parsed() -> None:
         "DRILL_SCHEDULE": "0  30 4 * * 1",
         "DRILL_PLAN": '{"drills": []}',
         "MAX_TRANSIENT_RETRIES": "3",
+        "ARM_BUDGET": "writes=20/0.5",
     }
     s = Settings.from_env(env)
+    assert s.arm_budget == (Bucket(200, 22.5), Bucket(20, 0.5))  # the part left out keeps its default
     assert s.arm_endpoint == "http://127.0.0.1:8443"
     assert s.api_version == "2021-07-01"
     assert s.client_id == "00000000-0000-0000-0000-000000000001"
@@ -94,6 +97,7 @@ def test_all_bad_settings_reported_at_once() -> None:
         "ALERT_RESTORE_TARGET": "https://example.com/c",
         "DRILL_SCHEDULE": "0 3 * *",  # 4 fields: neither NCRONTAB form
         "MAX_TRANSIENT_RETRIES": "-2",
+        "ARM_BUDGET": "reads=200",
     }
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env(env)
@@ -108,13 +112,20 @@ def test_all_bad_settings_reported_at_once() -> None:
     ("name", "value"),
     [("ARM_ENDPOINT", "management.azure.com"), ("ARM_ENDPOINT", "https://x:99999"),
      ("ARM_ENDPOINT", "https://management.azure.com/?x=1"), ("MAX_TRANSIENT_RETRIES", "two"),
-     ("HTTP_READ_TIMEOUT_SECONDS", "-3")],
+     ("HTTP_READ_TIMEOUT_SECONDS", "-3"), ("ARM_BUDGET", "deletes=1/1"), ("ARM_BUDGET", "reads=0/5"),
+     ("ARM_BUDGET", "reads=10/0")],
 )
 def test_single_bad_setting(name: str, value: str) -> None:
     """Each bad value is reported under its own name."""
     with pytest.raises(ConfigurationError) as info:
         Settings.from_env({name: value})
     assert info.value.setting == name
+
+
+def test_arm_budget_defaults_and_off() -> None:
+    """Pacing is on by default, below ARM's documented buckets; "off" turns it off."""
+    assert Settings.from_env({}).arm_budget == (Bucket(200, 22.5), Bucket(160, 9))
+    assert Settings.from_env({"ARM_BUDGET": "OFF"}).arm_budget is None
 
 
 def test_poll_bounds_cross_check() -> None:
