@@ -42,8 +42,9 @@ Figures (``name: value`` lines at the end):
   With ``--tracemalloc`` also the Python heap peak, at a large cost in speed.
 
 Usage: python bench/drill_scale.py [--quick] [--instances N] [--concurrency C] [--points P] [--tracemalloc]
-       [--batches-per-generation B]
+       [--batches-per-generation B] [--arm-budget reads=B/R,writes=B/R|off]
   --quick: 12 servers, concurrency 5 (with any --points, e.g. ``--quick --points 365``).
+  --arm-budget: the app's ARM_BUDGET (pacing); ``off`` shows what the fleet meets without it.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def largest_histories(instances: list[Any], names: dict[str, str]) -> dict[str, 
 
 
 def run(instances: int, concurrency: int, points: int, use_tracemalloc: bool,
-        batches_per_generation: int | None = None) -> dict[str, Any]:
+        batches_per_generation: int | None = None, *, arm_budget: str | None = None) -> dict[str, Any]:
     from azure.storage.blob import BlobServiceClient
 
     import clients
@@ -152,7 +153,8 @@ def run(instances: int, concurrency: int, points: int, use_tracemalloc: bool,
         servers = fleet(instances, points)
         vaults = [vault_id(vault, subscription) for _, subscription, vault in SUBSCRIPTIONS]
         extra = {"DRILL_RESULTS_TABLE": "benchdrills", "DRILL_ALERTS_QUEUE": "bench-drill-alerts",
-                 "RESTORE_VAULTS": ",".join(vaults), "RESTORE_REQUESTS_QUEUE": "bench-restore-requests"}
+                 "RESTORE_VAULTS": ",".join(vaults), "RESTORE_REQUESTS_QUEUE": "bench-restore-requests",
+                 **({"ARM_BUDGET": arm_budget} if arm_budget else {})}
         throttle = {subscription: dict(ARM_THROTTLE) for _, subscription, _ in SUBSCRIPTIONS}
         (first, _, _), *others = SUBSCRIPTIONS
         more_vaults = {(subscription, vault): servers[label] for label, subscription, vault in others}
@@ -324,15 +326,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracemalloc", action="store_true", help="also trace the Python heap peak (slow)")
     parser.add_argument("--batches-per-generation", type=int, default=None,
                         help="override the run orchestrator's batches per continue-as-new generation")
+    parser.add_argument("--arm-budget", default=None,
+                        help="the app's ARM_BUDGET setting (default: the app's default; 'off' to compare without "
+                             "pacing)")
     args = parser.parse_args(argv)
     if args.points < 1:
         parser.error("--points must be at least 1: a drill needs a recovery point")
     instances, concurrency = (12, 5) if args.quick else (args.instances, args.concurrency)
     subscriptions = ", ".join(f"{label} {sub}/{vault}" for label, sub, vault in SUBSCRIPTIONS)
     print(f"drill_scale: {instances} servers, concurrency {concurrency}, {args.points} points per server, "
-          f"subscriptions {subscriptions}, timings {DRILL_TIMINGS}, throttle per subscription {ARM_THROTTLE}; "
+          f"subscriptions {subscriptions}, timings {DRILL_TIMINGS}, throttle per subscription {ARM_THROTTLE}, "
+          f"ARM_BUDGET {args.arm_budget or 'the default'}; "
           f"machine {machine()}", flush=True)
-    result = run(instances, concurrency, args.points, args.tracemalloc, args.batches_per_generation)
+    result = run(instances, concurrency, args.points, args.tracemalloc, args.batches_per_generation,
+                 arm_budget=args.arm_budget)
     print_figures(result)
     return 0 if result["drill_failed"] == 0 and result["drill_passed"] == instances else 1
 
