@@ -42,9 +42,11 @@ Figures (``name: value`` lines at the end):
   With ``--tracemalloc`` also the Python heap peak, at a large cost in speed.
 
 Usage: python bench/drill_scale.py [--quick] [--instances N] [--concurrency C] [--points P] [--tracemalloc]
-       [--batches-per-generation B] [--arm-budget reads=B/R,writes=B/R|off]
+       [--batches-per-generation B] [--arm-budget reads=B/R,writes=B/R|off] [--arm-throttle reads=B/R,writes=B/R]
   --quick: 12 servers, concurrency 5 (with any --points, e.g. ``--quick --points 365``).
   --arm-budget: the app's ARM_BUDGET (pacing); ``off`` shows what the fleet meets without it.
+  --arm-throttle: the emulator's buckets (default ARM's); tighter ones make the buckets, not the concurrency,
+  bound the makespan, which is where pacing shows.
 """
 
 from __future__ import annotations
@@ -139,7 +141,8 @@ def largest_histories(instances: list[Any], names: dict[str, str]) -> dict[str, 
 
 
 def run(instances: int, concurrency: int, points: int, use_tracemalloc: bool,
-        batches_per_generation: int | None = None, *, arm_budget: str | None = None) -> dict[str, Any]:
+        batches_per_generation: int | None = None, *, arm_budget: str | None = None,
+        arm_throttle: dict[str, float] | None = None) -> dict[str, Any]:
     from azure.storage.blob import BlobServiceClient
 
     import clients
@@ -155,7 +158,8 @@ def run(instances: int, concurrency: int, points: int, use_tracemalloc: bool,
         extra = {"DRILL_RESULTS_TABLE": "benchdrills", "DRILL_ALERTS_QUEUE": "bench-drill-alerts",
                  "RESTORE_VAULTS": ",".join(vaults), "RESTORE_REQUESTS_QUEUE": "bench-restore-requests",
                  **({"ARM_BUDGET": arm_budget} if arm_budget else {})}
-        throttle = {subscription: dict(ARM_THROTTLE) for _, subscription, _ in SUBSCRIPTIONS}
+        buckets = arm_throttle or ARM_THROTTLE
+        throttle = {subscription: dict(buckets) for _, subscription, _ in SUBSCRIPTIONS}
         (first, _, _), *others = SUBSCRIPTIONS
         more_vaults = {(subscription, vault): servers[label] for label, subscription, vault in others}
         reset_settings_cache()
@@ -173,7 +177,8 @@ def run(instances: int, concurrency: int, points: int, use_tracemalloc: bool,
         azurite.stop()
         reset_settings_cache()
         clients.reset()
-    measured |= {"rss_before": rss_before, "servers": {label: len(held) for label, held in servers.items()}}
+    measured |= {"rss_before": rss_before, "servers": {label: len(held) for label, held in servers.items()},
+                 "throttle": buckets}
     return figures(instances, concurrency, points, measured)
 
 
@@ -243,7 +248,7 @@ def figures(instances: int, concurrency: int, points: int, m: dict[str, Any]) ->
     for label, held in by_sub.items():
         sub_served = [r for r in held if r.get("status") not in (429, None)]
         reads = sum(1 for r in sub_served if r["method"] == "GET")  # the emulator's buckets: GET reads, rest writes
-        sub_bounds[label] = token_bucket_bound(reads, len(sub_served) - reads, ARM_THROTTLE)
+        sub_bounds[label] = token_bucket_bound(reads, len(sub_served) - reads, m["throttle"])
         count = m["servers"].get(label, 0)
         per_sub |= {
             f"servers_{label}": count,
@@ -329,17 +334,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arm-budget", default=None,
                         help="the app's ARM_BUDGET setting (default: the app's default; 'off' to compare without "
                              "pacing)")
+    parser.add_argument("--arm-throttle", default=None, metavar="reads=B/R,writes=B/R",
+                        help="the emulator's token buckets per subscription instead of ARM's (e.g. tighter ones, "
+                             "so the buckets and not the concurrency bound the makespan)")
     args = parser.parse_args(argv)
+    from pgflex_restore.pacing import parse_arm_budget
+
+    throttle = None
+    if args.arm_throttle:
+        try:
+            reads, writes = parse_arm_budget(args.arm_throttle) or (None, None)
+        except ValueError as exc:
+            parser.error(f"--arm-throttle: {exc}")
+        if reads is None or writes is None:
+            parser.error("--arm-throttle: give buckets, not off")
+        throttle = {"readsBucket": reads.burst, "readsPerSecond": reads.rate, "writesBucket": writes.burst,
+                    "writesPerSecond": writes.rate}
     if args.points < 1:
         parser.error("--points must be at least 1: a drill needs a recovery point")
     instances, concurrency = (12, 5) if args.quick else (args.instances, args.concurrency)
     subscriptions = ", ".join(f"{label} {sub}/{vault}" for label, sub, vault in SUBSCRIPTIONS)
     print(f"drill_scale: {instances} servers, concurrency {concurrency}, {args.points} points per server, "
-          f"subscriptions {subscriptions}, timings {DRILL_TIMINGS}, throttle per subscription {ARM_THROTTLE}, "
+          f"subscriptions {subscriptions}, timings {DRILL_TIMINGS}, throttle per subscription "
+          f"{throttle or ARM_THROTTLE}, "
           f"ARM_BUDGET {args.arm_budget or 'the default'}; "
           f"machine {machine()}", flush=True)
     result = run(instances, concurrency, args.points, args.tracemalloc, args.batches_per_generation,
-                 arm_budget=args.arm_budget)
+                 arm_budget=args.arm_budget, arm_throttle=throttle)
     print_figures(result)
     return 0 if result["drill_failed"] == 0 and result["drill_passed"] == instances else 1
 

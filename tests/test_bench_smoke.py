@@ -19,8 +19,11 @@ EXPECTED = {
     "arm_calls": {"calls_total", "calls_minimum_polite", "efficiency", "lag_validate_s", "lag_job_s"},
     "history": {"max_history_events_any_length", "cpu_ratio_2h_over_1h", "h1_orchestrator_cpu_s"},
     "peer": {"app_requests", "sdk_requests", "app_busy_s", "sdk_busy_s", "busy_ratio_1h"},
-    "drill_scale": {"virtual_makespan_s", "theoretical_makespan_s", "arm_429s", "drill_failed", "peak_rss_mib"},
-    "cold_start": {"ratio", "baseline_import_median_s", "function_app_import_median_s"},
+    "drill_scale": {"virtual_makespan_s", "theoretical_makespan_s", "arm_429s", "drill_failed", "peak_rss_mib",
+                    "arm_requests_per_server", "bound_by_token_buckets_s", "drill_instance_largest_history_events",
+                    "stack_peak_rss_mib"},
+    "cold_start": {"ratio", "baseline_import_median_s", "function_app_import_median_s", "ratio_first_call",
+                   "first_call_imports"},
 }
 
 
