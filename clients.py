@@ -103,11 +103,13 @@ def _session(arm_endpoint: str) -> tuple[requests.Session, _CountingAdapter]:
         return _sessions[arm_endpoint]
 
 
-def arm_client(settings: Settings, *, now: datetime | None = None) -> tuple[DataProtectionClient, _CountingAdapter]:
+def arm_client(settings: Settings, *, now: datetime | None = None,
+               reserved: bool = False) -> tuple[DataProtectionClient, _CountingAdapter]:
     """A client on the shared credential and pooled session; the adapter counts this thread's requests from now.
 
     With ``now`` (the orchestration's time) and a Functions storage account, every call is paced to the
-    subscription's ARM token buckets, shared by every activity of the app (``take_arm_token``).
+    subscription's ARM token buckets, shared by every activity of the app (``take_arm_token``); ``reserved``:
+    the first call has its slot already.
     """
     session, adapter = _session(settings.arm_endpoint)
     adapter.start_count()
@@ -119,6 +121,7 @@ def arm_client(settings: Settings, *, now: datetime | None = None) -> tuple[Data
         timeout=settings.http_timeout,
         credential_factory=lambda: _credential(settings, fresh=True),
         pacer=_pacer(settings, now),
+        first_call_reserved=reserved,
     )
     return client, adapter
 
@@ -188,7 +191,7 @@ def alerts_queue(name: str) -> QueueClient:
 
 
 BUDGET_TABLE = "armbudget"
-_BUDGET_TRIES = 8
+_BUDGET_TRIES = 32  # each loss is another taker's win: more than the concurrent activities of a few workers
 _hot_tables: dict[str, TableRest] = {}
 
 
@@ -204,7 +207,8 @@ def _pacer(settings: Settings, now: datetime | None) -> Callable[[str, str], flo
 
 
 def take_arm_token(method: str, url: str, now: datetime, budget: tuple[Bucket, Bucket]) -> float:
-    """Take a token from the subscription's shared ARM bucket; the seconds until one is free, 0 when taken.
+    """Take a token from the subscription's shared ARM bucket, or reserve the next one: the seconds until it is
+    the caller's (0: call now).
 
     The bucket is one row per app, subscription and kind (reads/writes) in the Functions storage account, updated
     with optimistic concurrency so concurrent activities on any number of workers share it. The pacer never
@@ -223,10 +227,8 @@ def take_arm_token(method: str, url: str, now: datetime, budget: tuple[Bucket, B
         table = _hot_table(BUDGET_TABLE)
         for _ in range(_BUDGET_TRIES):
             found = table.get(partition, kind)
-            taken, wait = bucket.take(parse_datetime(found[0]["arrival"]) if found else None, now)
-            if taken is None:
-                return wait
-            entity = {"PartitionKey": partition, "RowKey": kind, "arrival": format_datetime(taken)}
+            arrival, wait = bucket.reserve(parse_datetime(found[0]["arrival"]) if found else None, now)
+            entity = {"PartitionKey": partition, "RowKey": kind, "arrival": format_datetime(arrival)}
             try:
                 if found:
                     table.replace(entity, found[1])
@@ -234,7 +236,7 @@ def take_arm_token(method: str, url: str, now: datetime, budget: tuple[Bucket, B
                     table.insert(entity)
             except TableConflict:
                 continue  # another activity took a token (or made the row) meanwhile: read it again
-            return 0.0
+            return wait
         log.info("ARM budget row %s/%s stayed contended; the call waits one interval", subscription, kind)
         return bucket.interval.total_seconds()
     except Exception as exc:  # the pacer is an optimisation: it never fails the ARM call it guards

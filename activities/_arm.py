@@ -14,7 +14,7 @@ from typing import Any
 
 from clients import arm_client
 from pgflex_restore.client import DataProtectionClient
-from pgflex_restore.errors import ConfigurationError, DataProtectionError, PgflexError
+from pgflex_restore.errors import ConfigurationError, DataProtectionError, PacedError, PgflexError
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import parse_datetime
 
@@ -32,18 +32,21 @@ def run_arm(
     Service errors keep their ARM code and retryability; bad settings and bad input (ids, times, requests that no
     longer validate) are permanent. Only a real bug escapes as an exception (and is retried as a crash).
     ``payload["now"]`` (the orchestration's time, which ArmSteps adds) paces the calls to the subscription's
-    token buckets. After a retryable error, ``resume()`` is the progress to hand back to the next attempt.
+    token buckets; ``payload["reserved"]``: the first call's slot was reserved by the attempt before. After a
+    retryable error, ``resume()`` is the progress to hand back to the next attempt.
     """
     try:
         settings = get_settings()
     except ConfigurationError as exc:
         return {"ok": False, "error": permanent_error("ConfigurationError", str(exc)), "armCalls": 0}
     now = (payload or {}).get("now")
-    client, counter = arm_client(settings, now=parse_datetime(now) if isinstance(now, str) else None)
+    client, counter = arm_client(settings, now=parse_datetime(now) if isinstance(now, str) else None,
+                                 reserved=bool((payload or {}).get("reserved")))
     try:
         result = dict(call(client, settings))
     except DataProtectionError as exc:
-        log.warning("ARM call failed: %s", exc)
+        # A call held back by the app's own pacing is not a failure: it waits its turn (PacedError's advice).
+        log.log(logging.DEBUG if isinstance(exc, PacedError) else logging.WARNING, "ARM call failed: %s", exc)
         error = exc.to_dict()
         progress = resume() if resume is not None and exc.retryable else None
         if progress is not None:

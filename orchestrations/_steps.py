@@ -106,8 +106,7 @@ class ArmSteps:
             if result.get("ok"):
                 return result
             error = result["error"]
-            if error.get("resume") is not None:  # a listing got part of the way: the next attempt goes on from there
-                payload = {**payload, "resume": error.pop("resume")}
+            payload = carry_over(payload, error)
             crashes += 1 if error.get("crash") else 0
             if not error.get("retryable") or crashes > MAX_CRASH_RETRIES:
                 raise StepFailed(error)
@@ -139,6 +138,17 @@ class ArmSteps:
         yield self.context.create_timer(fire_at)
         if self.now >= self.deadline:
             raise DeadlineExceeded
+
+
+def carry_over(payload: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
+    """The next attempt's payload: a listing's progress (``resume``) goes on from where it got to, and a call
+    held back by pacing goes without asking again (``reserved``: it waited for the slot it reserved)."""
+    carried = {k: v for k, v in payload.items() if k != "reserved"}
+    if error.get("resume") is not None:
+        carried["resume"] = error.pop("resume")
+    if error.get("reserved"):
+        carried["reserved"] = True
+    return carried
 
 
 def is_throttled(error: dict[str, Any]) -> bool:

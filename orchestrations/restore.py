@@ -16,7 +16,15 @@ import azure.durable_functions as df
 from activities.jobs import FIND_RESTORE_JOB
 from activities.recovery_points import RESOLVE_RECOVERY_POINT
 from activities.restore_ops import GET_OPERATION_RESULT, GET_OPERATION_STATUS, TRIGGER_RESTORE, VALIDATE_RESTORE
-from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps, is_throttled
+from orchestrations._steps import (
+    ArmSteps,
+    DeadlineExceeded,
+    StatusBoard,
+    StepFailed,
+    Steps,
+    carry_over,
+    is_throttled,
+)
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
@@ -110,6 +118,7 @@ class RestoreRun:
         payload = {"request": self.plan.request, "recoveryPoint": point}
         ambiguous_since: datetime | None = None
         attempt = 0
+        carried: dict[str, Any] = {}
         while True:
             if ambiguous_since is not None:
                 found = yield from self.find_job(ambiguous_since)
@@ -118,8 +127,8 @@ class RestoreRun:
             attempt_at = self.context.current_utc_datetime
             # The activity looks for this request's job since its first attempt before it posts (at-least-once).
             first_attempt = ambiguous_since or attempt_at
-            started = yield from self.steps.call_once(TRIGGER_RESTORE,
-                                                      {**payload, "attemptedAt": first_attempt.isoformat()})
+            started = yield from self.steps.call_once(TRIGGER_RESTORE, {**payload, **carried,
+                                                                        "attemptedAt": first_attempt.isoformat()})
             if started.get("ok"):
                 operation = started["operation"]
                 self.result["restoreOperation"] = operation.get("statusUrl") or operation.get("resultUrl")
@@ -133,6 +142,7 @@ class RestoreRun:
                                                 "Backup vault's Backup jobs before retrying"})
                 return job_id
             error = started["error"]
+            carried = carry_over({}, error)
             if _maybe_accepted(error):
                 ambiguous_since = ambiguous_since or attempt_at
             elif not error.get("retryable") and not (ambiguous_since is not None and _is_conflict(error)):

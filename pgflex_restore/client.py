@@ -115,7 +115,9 @@ class DataProtectionClient:
         (a new credential has an empty cache, so the retry really gets a new token).
     :param timeout: ``(connect, read)`` seconds for every request.
     :param pacer: asked ``(method, url)`` before each request; a positive answer is the seconds until the
-        subscription's token bucket has a token, and the request is not sent (PacedError).
+        slot it reserved in the subscription's token bucket, and the request is not sent (PacedError).
+    :param first_call_reserved: the first request already has its slot (reserved by the attempt before, which
+        waited for it), so it goes without asking the pacer.
     """
 
     def __init__(
@@ -128,6 +130,7 @@ class DataProtectionClient:
         timeout: tuple[float, float] = (10, 60),
         credential_factory: Callable[[], TokenCredential] | None = None,
         pacer: Callable[[str, str], float] | None = None,
+        first_call_reserved: bool = False,
     ) -> None:
         self.arm_endpoint = arm_endpoint.rstrip("/")
         if _origin(self.arm_endpoint)[1] == "":
@@ -139,6 +142,7 @@ class DataProtectionClient:
         self._credential_factory = credential_factory
         self._pacer = pacer
         self._prepaid: set[tuple[str, str]] = set()
+        self._first_reserved = first_call_reserved
         self._session = session or requests.Session()
 
     @property
@@ -193,6 +197,9 @@ class DataProtectionClient:
         return response
 
     def _pace(self, method: str, url: str) -> None:
+        if self._first_reserved:
+            self._first_reserved = False
+            return
         if self._pacer is not None:
             wait = self._pacer(method, url)
             if wait > 0:

@@ -150,12 +150,14 @@ class TransportError(DataProtectionError):
 class PacedError(DataProtectionError):
     """The call was not sent: the app's share of the subscription's ARM token bucket is spent for now.
 
-    Retryable, and waited out like a 429 (never counted as a failure): ``retryAfter`` is when a token is free.
+    Retryable, and waited out like a 429 (never counted as a failure): ``retryAfter`` is when the slot reserved
+    for this call comes, and ``reserved`` tells the next attempt that its first call has that slot.
     """
 
     def __init__(self, kind: str, subscription: str, wait_seconds: float) -> None:
         super().__init__(
-            f"the ARM {kind} budget of subscription {subscription} is spent; a token is free in {wait_seconds:.2f} s",
+            f"the ARM {kind} budget of subscription {subscription} is spent; this call's slot is in "
+            f"{wait_seconds:.2f} s",
             retryable=True,
             advice="nothing to do: the call waits for the subscription's token bucket to refill",
         )
@@ -163,7 +165,7 @@ class PacedError(DataProtectionError):
 
     def to_dict(self) -> dict[str, Any]:
         """Shaped like a 429 answer's dict, with ``paced`` so nobody mistakes it for ARM's own throttling."""
-        return {**super().to_dict(), "code": "PacedByTokenBucket", "paced": True,
+        return {**super().to_dict(), "code": "PacedByTokenBucket", "paced": True, "reserved": True,
                 "retryAfter": str(max(1, math.ceil(self.wait_seconds)))}
 
 

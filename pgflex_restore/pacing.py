@@ -3,11 +3,12 @@
 ARM throttles each subscription and principal with token buckets: reads 250 burst refilled 25 per second,
 writes 200 burst refilled 10 per second. A fleet drill starts dozens of restores at once, each listing, posting
 and polling, so without pacing it spends its first minute on 429s. Every ARM call of the app takes a token from
-one shared bucket per subscription and kind first; when there is none, the call is not sent and the caller waits
-the time the bucket needs (a durable timer, like any Retry-After).
+one shared bucket per subscription and kind first; when there is none, it reserves the next one, the call is not
+sent, and the caller waits until its slot (a durable timer, like any Retry-After), then calls without asking again.
 
 The bucket is kept as one instant, the generic cell rate algorithm's "theoretical arrival time": a call may go
-when that instant is no further ahead of now than the burst allows, and each call moves it on by one interval.
+when that instant is no further ahead of now than the burst allows, and each call (or reservation) moves it on
+by one interval.
 One instant is cheap to store and to update with an optimistic-concurrency write. Pure: storage is the
 caller's (clients.py keeps it in a table of the Functions storage account).
 """
@@ -40,13 +41,15 @@ class Bucket:
         """How far the theoretical arrival time may run ahead of now: the burst, less the call being made."""
         return self.interval * max(self.burst - 1, 0)
 
-    def take(self, arrival: datetime | None, now: datetime) -> tuple[datetime | None, float]:
-        """(new arrival time, 0) when a token is free now, else (None, seconds until one is)."""
+    def reserve(self, arrival: datetime | None, now: datetime) -> tuple[datetime, float]:
+        """Reserve the next free slot: (the new arrival time, seconds from now until the slot; 0 = go now).
+
+        The slot is the caller's once reserved: it waits that long and then calls without asking again, so
+        waiting callers form a queue instead of all waking at once to race for the same few tokens.
+        """
         start = max(arrival, now) if arrival is not None else now
-        ahead = start - now
-        if ahead > self.tolerance:
-            return None, (ahead - self.tolerance).total_seconds()
-        return start + self.interval, 0.0
+        wait = max(start - now - self.tolerance, timedelta(0))
+        return start + self.interval, wait.total_seconds()
 
 
 # ARM's documented buckets, with room left for everything else the same principal and subscription do (the

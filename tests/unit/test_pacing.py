@@ -12,11 +12,11 @@ T0 = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def drain(bucket: Bucket, now: datetime, arrival: datetime | None = None) -> tuple[int, datetime | None, float]:
-    """Take tokens at one instant until refused: (taken, arrival time, wait)."""
+    """Take tokens at one instant until one must wait: (taken, arrival time before that, its wait)."""
     taken = 0
     while True:
-        after, wait = bucket.take(arrival, now)
-        if after is None:
+        after, wait = bucket.reserve(arrival, now)
+        if wait > 0:
             return taken, arrival, wait
         arrival, taken = after, taken + 1
 
@@ -39,8 +39,19 @@ def test_an_idle_bucket_refills_to_the_burst_and_no_further() -> None:
 def test_waiting_the_reported_time_gets_a_token() -> None:
     bucket = Bucket(burst=3, rate=2)
     _, arrival, wait = drain(bucket, T0)
-    assert bucket.take(arrival, T0 + timedelta(seconds=wait))[0] is not None
-    assert bucket.take(arrival, T0 + timedelta(seconds=wait * 0.9))[0] is None
+    assert bucket.reserve(arrival, T0 + timedelta(seconds=wait))[1] == 0
+    assert bucket.reserve(arrival, T0 + timedelta(seconds=wait * 0.9))[1] > 0
+
+
+def test_waiting_callers_queue_for_their_own_slots() -> None:
+    """Each reservation takes the next slot, one interval after the one before: no herd racing for a token."""
+    bucket = Bucket(burst=2, rate=4)
+    arrival: datetime | None = None
+    waits = []
+    for _ in range(6):
+        arrival, wait = bucket.reserve(arrival, T0)
+        waits.append(wait)
+    assert waits == [0, 0, 0.25, 0.5, 0.75, 1.0]
 
 
 def test_the_app_leaves_room_under_arms_documented_buckets() -> None:
