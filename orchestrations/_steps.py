@@ -124,8 +124,15 @@ class ArmSteps:
         self.board.update(retries=self.retries, lastError=_short_error(error))
 
     def back_off(self, attempt: int, error: dict[str, Any]) -> Steps:
-        """Wait out a transient error: the service's Retry-After when it sent one, else exponential backoff."""
+        """Wait out a transient error: the service's Retry-After when it sent one, else exponential backoff.
+
+        A call held back by the app's pacing waits exactly until the slot it reserved: no ARM request was sent,
+        so the poll floor (POLL_MIN_SECONDS, which spares the service) would only leave the slot unused.
+        """
         self.note_retry(error)
+        if error.get("paced") and error.get("waitSeconds") is not None:
+            yield from self.wait(max(float(error["waitSeconds"]), 0.0))
+            return
         wait = self.policy.retry_wait(attempt, error.get("retryAfter"), now=self.now)
         yield from self.wait(wait)
 

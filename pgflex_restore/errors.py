@@ -166,7 +166,7 @@ class PacedError(DataProtectionError):
     def to_dict(self) -> dict[str, Any]:
         """Shaped like a 429 answer's dict, with ``paced`` so nobody mistakes it for ARM's own throttling."""
         return {**super().to_dict(), "code": "PacedByTokenBucket", "paced": True, "reserved": True,
-                "retryAfter": str(max(1, math.ceil(self.wait_seconds)))}
+                "waitSeconds": round(self.wait_seconds, 3), "retryAfter": str(max(1, math.ceil(self.wait_seconds)))}
 
 
 class ApiError(DataProtectionError):
