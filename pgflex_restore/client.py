@@ -264,17 +264,22 @@ class DataProtectionClient:
         seen: set[str] = set()
         next_url: str | None = url
         while next_url:
-            if next_url in seen or len(seen) >= _MAX_PAGES:
-                raise DataProtectionError(f"paging loop at {_safe_url(next_url)}: the same nextLink came back")
-            seen.add(next_url)
-            response = self._send("GET", next_url)
-            self._check(response)
-            page = self._json(response)
-            values = [v for v in page.get("value") or [] if isinstance(v, dict)]
+            values, link = self._page(next_url, seen)
             items.extend(values)
-            link = page.get("nextLink")
-            next_url = link if isinstance(link, str) and link and not (enough and enough(values)) else None
+            next_url = link if not (enough and enough(values)) else None
         return items
+
+    def _page(self, url: str, seen: set[str]) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a list: its items and its nextLink (None at the end); ``seen`` catches paging loops."""
+        if url in seen or len(seen) >= _MAX_PAGES:
+            raise DataProtectionError(f"paging loop at {_safe_url(url)}: the same nextLink came back")
+        seen.add(url)
+        response = self._send("GET", url)
+        self._check(response)
+        page = self._json(response)
+        link = page.get("nextLink")
+        values = [v for v in page.get("value") or [] if isinstance(v, dict)]
+        return values, link if isinstance(link, str) and link else None
 
     def _lro(self, url: str, body: Mapping[str, Any]) -> AsyncOperation:
         response = self._send("POST", url, body)
@@ -336,16 +341,8 @@ class DataProtectionClient:
         """
         seen: set[str] = set()
         while not scan.finished:
-            url = scan.next_link or self._recovery_points_url(bi, *scan.window_bounds())
-            if url in seen or len(seen) >= _MAX_PAGES:
-                raise DataProtectionError(f"paging loop at {_safe_url(url)}: the same nextLink came back")
-            seen.add(url)
-            response = self._send("GET", url)
-            self._check(response)
-            page = self._json(response)
-            values = [v for v in page.get("value") or [] if isinstance(v, dict)]
-            link = page.get("nextLink")
-            scan.feed(self._parse_points(bi, values), link if isinstance(link, str) and link else None)
+            values, link = self._page(scan.next_link or self._recovery_points_url(bi, *scan.window_bounds()), seen)
+            scan.feed(self._parse_points(bi, values), link)
         return scan
 
     def get_recovery_point(self, bi: BackupInstanceId, recovery_point_id: str) -> RecoveryPoint:
