@@ -196,7 +196,9 @@ _hot_tables: dict[str, TableRest] = {}
 
 
 def _has_storage() -> bool:
-    return bool(os.environ.get(CONNECTION) or os.environ.get(f"{CONNECTION}__accountName"))
+    """Is a Functions storage account configured (the ways TableEndpoint.from_env reads it)?"""
+    return any(os.environ.get(name) for name in (CONNECTION, f"{CONNECTION}__accountName",
+                                                 f"{CONNECTION}__tableServiceUri"))
 
 
 def _pacer(settings: Settings, now: datetime | None) -> Callable[[str, str], float] | None:
