@@ -111,10 +111,15 @@ def test_paced_to_the_token_buckets_a_fleet_drill_meets_no_429(azurite: Azurite)
     with drill_stack(azurite, instances, scenario_top={"throttle": throttle}, extra_env=budget) as drills:
         summary = drills.run(drills.plan(concurrency=10), timeout=55)
         assert (summary["total"], summary["passed"], summary["failed"]) == (30, 30, 0), summary["failures"]
-        served = drills.stack.arm_requests()
-        assert [r for r in served if r.get("status") == 429] == []
-        writes = [r for r in served if r["method"] == "POST"]
-        assert len(writes) == 60  # validate + restore per server: the paced calls were held back, not lost
+        logged = drills.stack.arm_requests()
+        # A re-delivered activity (DEVHOST_REDELIVERY) repeats its call outside the budget, as a recycled host
+        # would: only such repeats may meet a 429 (and it is waited out).
+        assert len([r for r in logged if r.get("status") == 429]) <= drills.stack.reruns()
+        writes = [r for r in logged if r["method"] == "POST" and r.get("status") != 429]
+        # validate + restore per server: the paced calls were held back, not lost (a re-delivered validate that
+        # had posted posts again; one that was held back is held back again; a re-delivered trigger finds its
+        # own job instead)
+        assert 60 <= len(writes) <= 60 + drills.stack.reruns("validate_restore")
         # Held back, the writes spread at the budget's pace instead of bursting: 60 writes at 0.22/s after a
         # burst of 4 take over four minutes of the virtual clock.
         span = (parse_time(writes[-1]["time"]) - parse_time(writes[0]["time"])).total_seconds()
