@@ -36,7 +36,7 @@ from .parsing import (
     parse_recovery_point,
 )
 from .point_scan import PointScan
-from .target_urls import is_loopback_host
+from .target_urls import is_loopback_host, without_query
 from .timeutil import format_filter_datetime
 
 if TYPE_CHECKING:
@@ -56,12 +56,6 @@ _TOKEN_REJECTED = re.compile(r"expired|invalid\w*token|token\w*invalid", re.IGNO
 _CLAIMS = re.compile(r'claims="([^"]+)"', re.IGNORECASE)
 _PATH_SAFE = "/-._~:@!$&'()*+,;="
 _MAX_PAGES = 10_000
-
-
-def _safe_url(url: str) -> str:
-    """scheme://host/path only: a query may hold a SAS or a token, so it never reaches a log."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -182,7 +176,7 @@ class DataProtectionClient:
     def _send(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
         if _origin(url) != _origin(self.arm_endpoint):
             raise DataProtectionError(
-                f"refusing to send the ARM token to {_safe_url(url)}: not {self.arm_endpoint}",
+                f"refusing to send the ARM token to {without_query(url)}: not {self.arm_endpoint}",
                 advice="the service answered with a URL on another host; check ARM_ENDPOINT",
             )
         if (method, url) in self._prepaid:
@@ -219,13 +213,13 @@ class DataProtectionClient:
         except requests.RequestException as exc:
             sent = not _never_sent(exc)
             raise TransportError(
-                f"{method} {_safe_url(url)} got no response ({type(exc).__name__}); "
+                f"{method} {without_query(url)} got no response ({type(exc).__name__}); "
                 f"{'the server may have received it' if sent else 'it was not sent'}",
                 request_sent=sent,
             ) from exc
         logger.debug(
             "%s %s -> %s client-request-id=%s request-id=%s correlation-id=%s",
-            method, _safe_url(url), response.status_code, headers["x-ms-client-request-id"],
+            method, without_query(url), response.status_code, headers["x-ms-client-request-id"],
             header(response.headers, "x-ms-request-id"), header(response.headers, "x-ms-correlation-request-id"),
         )
         return response
@@ -272,7 +266,7 @@ class DataProtectionClient:
     def _page(self, url: str, seen: set[str]) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a list: its items and its nextLink (None at the end); ``seen`` catches paging loops."""
         if url in seen or len(seen) >= _MAX_PAGES:
-            raise DataProtectionError(f"paging loop at {_safe_url(url)}: the same nextLink came back")
+            raise DataProtectionError(f"paging loop at {without_query(url)}: the same nextLink came back")
         seen.add(url)
         response = self._send("GET", url)
         self._check(response)
@@ -292,7 +286,7 @@ class DataProtectionClient:
                 job_id = parse_operation_result(self._json(response))
             except DataProtectionError:  # accepted all the same: never raise a retryable error after a 2xx POST
                 logger.warning("%s answered %s with an unreadable body; the job must be looked up",
-                               _safe_url(url), response.status_code)
+                               without_query(url), response.status_code)
         return AsyncOperation(
             status_url=header(headers, "Azure-AsyncOperation"),
             result_url=header(headers, "Location"),

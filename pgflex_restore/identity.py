@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
-from urllib.parse import urlsplit
 
 import requests
 
 from .errors import DataProtectionError
+from .target_urls import without_query
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -145,7 +145,7 @@ class AppServiceIdentityCredential:
 
     def __repr__(self) -> str:
         who = f"client_id={self.client_id}" if self.client_id else "system-assigned"
-        return f"AppServiceIdentityCredential({_safe(self.endpoint)}, {who})"
+        return f"AppServiceIdentityCredential({without_query(self.endpoint)}, {who})"
 
     # -- azure-core's credential protocols -------------------------------------------------------------------
 
@@ -233,7 +233,7 @@ class AppServiceIdentityCredential:
             response = self._session.get(self.endpoint, params=params, headers=headers, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ManagedIdentityError(
-                f"no answer from the managed-identity endpoint {_safe(self.endpoint)} ({type(exc).__name__})",
+                f"no answer from the managed-identity endpoint {without_query(self.endpoint)} ({type(exc).__name__})",
                 status=None, retryable=True,
                 advice="the platform's identity endpoint is local to the host; the request is retried",
             ) from exc
@@ -323,12 +323,6 @@ def _retry_after(response: requests.Response) -> float | None:
         return min(max(float(response.headers.get("Retry-After", "")), 0.0), _MAX_RETRY_AFTER)
     except ValueError:
         return None
-
-
-def _safe(url: str) -> str:
-    """scheme://host/path only."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
 # -- choosing the app's credential ------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
+def without_query(url: str) -> str:
+    """scheme://host/path only: a query may hold a SAS or a token, so it never reaches a log or a message."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
 def is_loopback_host(host: str | None) -> bool:
     """127.0.0.0/8, ::1 and localhost: where the emulator and Azurite live, the only hosts allowed plain http."""
     if not host:
