@@ -26,6 +26,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from pgflex_restore.client import DataProtectionClient
+from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.identity import make_credential
 from pgflex_restore.pacing import READS, Bucket, call_kind, subscription_of
 from pgflex_restore.settings import Settings, get_settings
@@ -196,9 +197,12 @@ _hot_tables: dict[str, TableRest] = {}
 
 
 def _has_storage() -> bool:
-    """Is a Functions storage account configured (the ways TableEndpoint.from_env reads it)?"""
-    return any(os.environ.get(name) for name in (CONNECTION, f"{CONNECTION}__accountName",
-                                                 f"{CONNECTION}__tableServiceUri"))
+    """Is a Functions storage account configured? TableEndpoint decides, as it does for the table calls."""
+    try:
+        TableEndpoint.from_env(os.environ)
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _pacer(settings: Settings, now: datetime | None) -> Callable[[str, str], float] | None:
