@@ -149,7 +149,10 @@ class ArmSteps:
 
 def carry_over(payload: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
     """The next attempt's payload: a listing's progress (``resume``) goes on from where it got to, and a call
-    held back by pacing goes without asking again (``reserved``: it waited for the slot it reserved)."""
+    held back by pacing goes without asking again (``reserved``: it waited for the slot it reserved).
+
+    ``resume`` is taken out of ``error``: it is the attempt's state, not part of an error a record reports.
+    """
     carried = {k: v for k, v in payload.items() if k != "reserved"}
     if error.get("resume") is not None:
         carried["resume"] = error.pop("resume")
