@@ -55,7 +55,7 @@ def test_a_point_named_by_id_is_read_alone(azurite: Azurite) -> None:
 
 def test_a_throttled_page_resumes_from_its_next_link(azurite: Azurite) -> None:
     """A point at or before a time 60 days ago, with nothing usable for a month before it: the scan pages
-    through two windows; a 429 on a later page is waited out and the next request is that same page."""
+    through two windows; a 429 on a later page is waited out and the next attempt asks for that same page."""
     gap = [p for p in YEARS if not 30 <= int(p["id"].split("-")[1]) < 90]
     with running_stack(azurite, {"pg1": backup_instance(recoveryPoints=gap)}, scenario_top=PAGED) as stack:
         stack.emulator.inject_fault("status", count=1, status=429, retry_after=7, path="/recoveryPoints$",
@@ -68,5 +68,11 @@ def test_a_throttled_page_resumes_from_its_next_link(azurite: Azurite) -> None:
         assert len(throttled) == 1
         at = throttled[0]
         assert "$skipToken" in listed[at]["query"]
-        assert listed[at + 1]["query"] == listed[at]["query"]  # the same page again, not page 1
-        assert result["retries"] >= 1
+        assert listed[at]["query"] in [r["query"] for r in listed[at + 1:]]
+        # The listing never starts over because of the 429. A re-delivered attempt (its outcome lost, as after a
+        # host recycle) runs again from its own input, so only re-deliveries may repeat the first page.
+        reruns = stack.reruns("resolve_recovery_point")
+        assert sum(r["query"] == listed[0]["query"] for r in listed) <= 1 + reruns
+        if reruns == 0:
+            assert listed[at + 1]["query"] == listed[at]["query"]  # the same page again, at once
+            assert result["retries"] >= 1  # a lost failure is never seen by the orchestration, so not counted
