@@ -8,6 +8,7 @@ AZURITE := node_modules/.bin/azurite
 INFRA_VENV ?= .venv-infra
 INFRA_DEPS := $(INFRA_VENV)/.deps-installed
 CHROMIUM := /usr/bin/chromium
+POSTGRES := /usr/bin/pg_restore
 
 .PHONY: setup test lint typecheck pytest coverage demo start bench infra-check clean
 
@@ -36,8 +37,13 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "the dashboard test needs Debian's chromium: sudo apt-get install chromium"; fi
 
+# Debian's PostgreSQL: the real server every load test, the demo and the load benchmark start (devhost/postgres.py).
+$(POSTGRES):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
+	else echo "loads need Debian's PostgreSQL: sudo apt-get install postgresql postgresql-contrib"; fi
+
 # The test command (README, .ci/run): lint, type-check, then every test, with core coverage.
-test: setup $(CHROMIUM) lint typecheck pytest
+test: setup $(CHROMIUM) $(POSTGRES) lint typecheck pytest
 
 lint: $(DEPS)
 	$(BIN)/ruff check .
@@ -56,7 +62,7 @@ coverage: setup
 	$(BIN)/python -m pytest --cov --cov-report=term-missing --cov-report=html
 	@echo "HTML report: htmlcov/index.html"
 
-demo: $(DEPS) $(AZURITE)
+demo: $(DEPS) $(AZURITE) $(POSTGRES)
 	$(BIN)/python -m pgflex_restore demo
 
 # The app served locally like `func start`: http://localhost:7071/api/... (PORT=... to change), until Ctrl-C.

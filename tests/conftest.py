@@ -1,4 +1,5 @@
-"""Fixtures shared by every test layer: the real Azurite storage emulator, and a clean environment."""
+"""Fixtures shared by every test layer: the real Azurite storage emulator, a real PostgreSQL server, and a clean
+environment."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 import clients
 from devhost.azurite import Azurite, start_azurite
+from devhost.postgres import Postgres, start_postgres
 from pgflex_restore.settings import SETTING_NAMES, reset_settings_cache
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +23,17 @@ API_VERSIONS = ("2021-07-01", "2026-06-01")
 def azurite() -> Iterator[Azurite]:
     """One Azurite per test session, in memory, on ports it picks; tests use their own containers/queues."""
     server = start_azurite()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One throwaway PostgreSQL cluster per test session (Debian's postgresql), shaped like a flexible server;
+    tests use their own database names."""
+    server = start_postgres()
     try:
         yield server
     finally:
