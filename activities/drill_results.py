@@ -7,12 +7,14 @@ Verification reads the files by range (a few KiB per file), never whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
+from azure.core.exceptions import ResourceNotFoundError
 
 from activities.payload import Payload
 from clients import alerts_queue, container_client, results_table
@@ -89,33 +91,64 @@ def cleanup(payload: dict[str, Any]) -> dict[str, Any]:
     Input: containerUrl, runId (kept whatever its age), now (the orchestration's time), retentionSeconds.
     Only ``drills/<run id>/...`` blobs are considered: the run id carries the run's time, so ages are measured
     on the orchestration's clock, and nothing the drills did not write is ever touched.
+
+    The activity may run more than once (its first outcome lost): the plan is recorded before anything is
+    deleted, and each run's figures are the largest any attempt planned, so a second attempt, which finds the
+    files already gone, reports what the first one deleted rather than nothing.
     """
     container = container_client(payload["containerUrl"])
     cutoff = parse_datetime(payload["now"]) - timedelta(seconds=float(payload["retentionSeconds"]))
     current = payload["runId"]
-    runs: dict[str, dict[str, int]] = {}
+    doomed: list[str] = []
+    planned: dict[str, dict[str, int]] = {}
     for blob in container.list_blobs(name_starts_with=f"{FILES_ROOT}/"):
         parts = blob.name.split("/")
         run = parts[1] if len(parts) > 2 else ""
         when = run_time(run)
         if run == current or when is None or when >= cutoff:
             continue
-        container.delete_blob(blob.name)
-        stats = runs.setdefault(run, {"files": 0, "bytes": 0})
+        doomed.append(blob.name)
+        stats = planned.setdefault(run, {"files": 0, "bytes": 0})
         stats["files"] += 1
         stats["bytes"] += int(blob.size or 0)
+    table = results_table(get_settings().drill_results_table)
+    runs = _merge_plans(_recorded_plan(table, current), planned)
     record = {
         "cutoff": format_datetime(cutoff),
         "deletedFiles": sum(s["files"] for s in runs.values()),
         "deletedBytes": sum(s["bytes"] for s in runs.values()),
         "deletedRuns": sorted(runs),
     }
-    results_table(get_settings().drill_results_table).upsert_entity({
+    table.upsert_entity({
         "PartitionKey": current, "RowKey": CLEANUP_ROW, "kind": "cleanup",
         "deletedFiles": record["deletedFiles"], "deletedBytes": record["deletedBytes"],
         "record": json.dumps({**record, "perRun": runs}, sort_keys=True),
     })
+    for name in doomed:
+        with contextlib.suppress(ResourceNotFoundError):  # a concurrent attempt deleted it first
+            container.delete_blob(name)
     return {"ok": True, **record}
+
+
+def _recorded_plan(table: Any, run_id: str) -> dict[str, dict[str, int]]:
+    """What an earlier attempt of this run's cleanup planned, if one got as far as recording it."""
+    try:
+        row = table.get_entity(run_id, CLEANUP_ROW)
+    except ResourceNotFoundError:
+        return {}
+    per_run = json.loads(row.get("record") or "{}").get("perRun") or {}
+    return {str(run): {"files": int(s.get("files", 0)), "bytes": int(s.get("bytes", 0))}
+            for run, s in per_run.items() if isinstance(s, dict)}
+
+
+def _merge_plans(earlier: dict[str, dict[str, int]], now: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Later attempts see a subset of what the first one planned (files only go), so the larger figure wins."""
+    merged = {run: dict(stats) for run, stats in earlier.items()}
+    for run, stats in now.items():
+        known = merged.setdefault(run, {"files": 0, "bytes": 0})
+        known["files"] = max(known["files"], stats["files"])
+        known["bytes"] = max(known["bytes"], stats["bytes"])
+    return merged
 
 
 @bp.activity_trigger(input_name="payload")
