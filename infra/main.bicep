@@ -58,7 +58,7 @@ param restoreTargetContainerIds string
 @description('ARM id of the container that alert-started restores write to (ALERT_RESTORE_TARGET). Empty: alerts are rejected.')
 param alertRestoreTargetContainerId string = ''
 
-@description('Comma-separated ARM ids of the flexible servers restores may be loaded into (LOAD_TARGET_ALLOWLIST). Empty: loads are refused.')
+@description('Comma-separated ARM ids of the flexible servers restores may be loaded into (LOAD_TARGET_ALLOWLIST); the app gets its load role on each. Empty, or no loaderImage: no loader is deployed and loads are refused.')
 param loadTargetServerIds string = ''
 
 @description('ARM id of the drill container: its URL becomes the plan\'s "container"; it gets the drill roles. Empty: no drills.')
@@ -72,6 +72,31 @@ param drillSchedule string = '0 0 3 * * *'
 
 @description('"false" to grant only Backup Operator on the vaults (see modules/vault-roles.bicep).')
 param grantBackupReader string = 'true'
+
+// ---------------------------------------------------------------------------------------------------------
+// The loader: a Container Apps job that loads restored files into a server (docs/loading.md, docs/deploy.md)
+// ---------------------------------------------------------------------------------------------------------
+
+@description('Loader image built from loader/Dockerfile, e.g. <registry>.azurecr.io/pgflex-loader:<tag>. Empty: no loader is deployed and loads are refused.')
+param loaderImage string = ''
+
+@description('ARM id of the container registry holding loaderImage: the loader identity gets AcrPull there and the job pulls with it. Empty: a public image.')
+param loaderRegistryId string = ''
+
+@description('PostgreSQL role of the loader identity on every load target (LOADER_PG_USER), the name given to pgaadauth_create_principal. Empty: the loader identity\'s name.')
+param loaderPgUser string = ''
+
+@description('vCPUs of the loader container (Consumption profile: 0.25 to 4, with 2 GiB of memory per vCPU).')
+param loaderCpu string = '2.0'
+
+@description('Memory of the loader container (2 GiB per vCPU on the Consumption profile).')
+param loaderMemory string = '4Gi'
+
+@description('Longest a load may run, in seconds (the job\'s replicaTimeout; string: azd passes text). Default 4 hours.')
+param loaderReplicaTimeout string = '14400'
+
+@description('Subnet ARM id (at least /27, delegated to Microsoft.App/environments) for the loader environment, when the load targets are private. Empty: no VNet, the job reaches the servers over their public endpoints.')
+param loaderSubnetId string = ''
 
 // ---------------------------------------------------------------------------------------------------------
 // App settings with defaults (DESIGN.md settings table)
@@ -159,6 +184,16 @@ var defaultArmEndpoint = endsWith(resourceManager, '/') ? substring(resourceMana
 var armEndpointValue = empty(armEndpoint) ? defaultArmEndpoint : armEndpoint
 var alertServers = empty(alertServerIds) ? [] : split(replace(alertServerIds, ' ', ''), ',')
 var isUserAssigned = identityType == 'UserAssigned'
+// Loading needs both a server to load into and the loader image; without either nothing of it is deployed.
+var loadTargetServers = empty(loadTargetServerIds) ? [] : split(replace(loadTargetServerIds, ' ', ''), ',')
+var loadEnabled = !empty(loadTargetServers) && !empty(loaderImage)
+var loaderIdentityName = 'id-pgloader-${resourceToken}'
+var loaderJobName = 'caj-pgload-${resourceToken}'
+var loaderPgUserValue = empty(loaderPgUser) ? loaderIdentityName : loaderPgUser
+// The servers that get the app's load role and the containers that get the loader's blob roles: none without a
+// loader. The containers are every allowlisted restore target, where the files to load are written.
+var loadServerIds = loadEnabled ? loadTargetServers : []
+var loadContainerIds = loadEnabled ? allTargetIds : []
 
 // The app's own settings: every name of the DESIGN.md settings table (AzureWebJobsStorage is the identity-based
 // AzureWebJobsStorage__* set written by modules/functionapp.bicep; AZURE_CLIENT_ID is set there too when the
@@ -174,7 +209,9 @@ var appSettings = {
   RESTORE_REQUESTS_QUEUE: restoreRequestsQueue
   RESTORE_VAULTS: join(vaultIds, ',')
   ALERT_RESTORE_TARGET: alertTargetUrl
-  LOAD_TARGET_ALLOWLIST: loadTargetServerIds
+  // The servers that get the load role below (empty without a loader: every load refused), and the loader job.
+  LOAD_TARGET_ALLOWLIST: loadEnabled ? join(loadTargetServers, ',') : ''
+  LOAD_JOB: loadEnabled ? loader.outputs.jobId : ''
   DRILL_SCHEDULE: drillSchedule
   // infra/drill-plan.json (checked as JSON at build time) with the drill container filled in, or empty: no drills.
   DRILL_PLAN: bool(drillEnabled) ? string(drillPlan) : ''
@@ -320,6 +357,89 @@ module alertRoute 'modules/alert-route.bicep' = if (bool(alertExampleEnabled)) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// The loader (only when loading is enabled: loadTargetServerIds and loaderImage both set)
+// ---------------------------------------------------------------------------------------------------------
+
+// The loader identity, before the job: AcrPull must exist when the job is created.
+module loaderIdentity 'modules/identity.bicep' = if (loadEnabled) {
+  name: 'loader-identity'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: loaderIdentityName
+  }
+}
+
+// Loader identity on the registry of the image: AcrPull.
+module loaderPull 'modules/acr-pull-role.bicep' = if (loadEnabled && !empty(loaderRegistryId)) {
+  name: 'loader-acr-pull'
+  scope: resourceGroup(split(loaderRegistryId, '/')[2], split(loaderRegistryId, '/')[4])
+  params: {
+    registryName: last(split(loaderRegistryId, '/'))
+    principalId: loaderIdentity.outputs.principalId
+  }
+}
+
+// Container Apps environment (logs to the existing workspace) and the manually triggered loader job.
+module loader 'modules/loader.bicep' = if (loadEnabled) {
+  name: 'loader'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    environmentName: 'cae-pgrestore-${resourceToken}'
+    jobName: loaderJobName
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
+    identityId: loaderIdentity.outputs.id
+    identityClientId: loaderIdentity.outputs.clientId
+    image: loaderImage
+    registryServer: empty(loaderRegistryId) ? '' : loaderPull.outputs.loginServer
+    pgUser: loaderPgUserValue
+    cpu: loaderCpu
+    memory: loaderMemory
+    replicaTimeout: int(loaderReplicaTimeout)
+    infrastructureSubnetId: loaderSubnetId
+  }
+}
+
+// App identity on the loader job: read, start, read executions, stop (custom role, scoped to the job).
+module loaderJobRoles 'modules/loader-job-roles.bicep' = if (loadEnabled) {
+  name: 'loader-job-roles'
+  scope: rg
+  params: {
+    jobName: loader.outputs.jobName
+    principalId: appPrincipalId
+  }
+}
+
+// App identity on each load target server: read it, read/write its configurations (custom role, scoped to the
+// server). One at a time: servers of one resource group share the role definition.
+@batchSize(1)
+module loadTargetRoles 'modules/load-target-roles.bicep' = [for (serverId, i) in loadServerIds: {
+  name: 'load-target-roles-${i}'
+  scope: resourceGroup(split(serverId, '/')[2], split(serverId, '/')[4])
+  params: {
+    serverName: last(split(serverId, '/'))
+    principalId: appPrincipalId
+  }
+}]
+
+// Loader identity on each restore-target container: read the files, write only its report; app identity: read.
+// One at a time: containers of one resource group share the report writer role definition.
+@batchSize(1)
+module loaderBlobRoles 'modules/loader-blob-roles.bicep' = [for (containerId, i) in loadContainerIds: {
+  name: 'loader-blob-roles-${i}'
+  scope: resourceGroup(split(containerId, '/')[2], split(containerId, '/')[4])
+  params: {
+    storageAccountName: split(containerId, '/')[8]
+    containerName: split(containerId, '/')[12]
+    loaderPrincipalId: loaderIdentity.outputs.principalId
+    appPrincipalId: appPrincipalId
+  }
+}]
+
+// ---------------------------------------------------------------------------------------------------------
 // Outputs (azd stores them in the environment: `azd env get-values`)
 // ---------------------------------------------------------------------------------------------------------
 
@@ -331,3 +451,12 @@ output AZURE_FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHos
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_PRINCIPAL_ID_APP string = appPrincipalId
 output RESTORE_TARGET_ALLOWLIST string = allowlist
+// The loader (empty without one): the job the app starts, the identity to create a PostgreSQL role for on each
+// target server (docs/deploy.md), and the addresses the job connects from (for the servers' firewalls).
+output LOAD_JOB string = loadEnabled ? loader.outputs.jobId : ''
+output LOADER_JOB_NAME string = loadEnabled ? loader.outputs.jobName : ''
+output LOADER_IDENTITY_NAME string = loadEnabled ? loaderIdentityName : ''
+output LOADER_IDENTITY_CLIENT_ID string = loadEnabled ? loaderIdentity.outputs.clientId : ''
+output LOADER_IDENTITY_PRINCIPAL_ID string = loadEnabled ? loaderIdentity.outputs.principalId : ''
+output LOADER_PG_USER string = loadEnabled ? loaderPgUserValue : ''
+output LOADER_OUTBOUND_IPS string = loadEnabled ? join(loader.outputs.outboundIpAddresses, ',') : ''

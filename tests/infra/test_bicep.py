@@ -52,6 +52,12 @@ QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 QUEUE_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+# Custom roles: "custom:<symbol of the roleDefinitions resource in the same file>".
+JOB_OPERATOR = "custom:jobOperatorRole"
+LOAD_TARGET = "custom:loadTargetRole"
+REPORT_WRITER = "custom:reportWriterRole"
 
 ROLE_ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
 
@@ -78,6 +84,46 @@ EXPECTED_ROLES: dict[tuple[str, str], tuple[str, str, str, str]] = {
     ("alert-route.bicep", "forwarderSender"): (
         QUEUE_MESSAGE_SENDER, "queue", "Microsoft.Storage/storageAccounts/queueServices/queues",
         "forwarder.identity.principalId"),
+    # Loading (docs/loading.md): the app on the loader job and on each load target server, the loader identity
+    # on each restore-target container and on the image registry, the app on each restore-target container.
+    ("loader-job-roles.bicep", "jobOperator"): (
+        JOB_OPERATOR, "job", "Microsoft.App/jobs", "principalId"),
+    ("load-target-roles.bicep", "loadTarget"): (
+        LOAD_TARGET, "server", "Microsoft.DBforPostgreSQL/flexibleServers", "principalId"),
+    ("loader-blob-roles.bicep", "loaderReader"): (
+        BLOB_DATA_READER, "container", "Microsoft.Storage/storageAccounts/blobServices/containers",
+        "loaderPrincipalId"),
+    ("loader-blob-roles.bicep", "loaderReportWriter"): (
+        REPORT_WRITER, "container", "Microsoft.Storage/storageAccounts/blobServices/containers",
+        "loaderPrincipalId"),
+    ("loader-blob-roles.bicep", "appReader"): (
+        BLOB_DATA_READER, "container", "Microsoft.Storage/storageAccounts/blobServices/containers",
+        "appPrincipalId"),
+    ("acr-pull-role.bicep", "loaderPull"): (
+        ACR_PULL, "registry", "Microsoft.ContainerRegistry/registries", "principalId"),
+}
+
+# Every custom role definition: (file, symbol) -> (actions, dataActions), exactly. Nothing else, no wildcard.
+EXPECTED_CUSTOM_ROLES: dict[tuple[str, str], tuple[set[str], set[str]]] = {
+    ("loader-job-roles.bicep", "jobOperatorRole"): ({
+        "Microsoft.App/jobs/read",
+        "Microsoft.App/jobs/start/action",
+        "Microsoft.App/jobs/executions/read",
+        "Microsoft.App/jobs/execution/read",
+        "Microsoft.App/jobs/stop/action",
+        "Microsoft.App/jobs/stop/execution/action",
+    }, set()),
+    ("load-target-roles.bicep", "loadTargetRole"): ({
+        "Microsoft.DBforPostgreSQL/flexibleServers/read",
+        "Microsoft.DBforPostgreSQL/flexibleServers/configurations/read",
+        "Microsoft.DBforPostgreSQL/flexibleServers/configurations/write",
+        "Microsoft.DBforPostgreSQL/locations/azureAsyncOperation/read",
+        "Microsoft.DBforPostgreSQL/locations/operationResults/read",
+    }, set()),
+    ("loader-blob-roles.bicep", "reportWriterRole"): (set(), {
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write",
+        "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action",
+    }),
 }
 
 # Scopes in other resource groups are existing resources, never created by this deployment.
@@ -86,6 +132,10 @@ EXISTING_SCOPES = {
     ("drill-container-roles.bicep", "container"),
     ("vault-target-roles.bicep", "storage"),
     ("vault-target-roles.bicep", "vaults"),
+    ("load-target-roles.bicep", "server"),
+    ("loader-blob-roles.bicep", "container"),
+    ("acr-pull-role.bicep", "registry"),
+    ("loader-job-roles.bicep", "job"),
 }
 
 
@@ -148,13 +198,18 @@ def param_default(doc: dict[str, Any], name: str) -> Any:
 
 
 def role_id(doc: dict[str, Any], role_definition: Any) -> str:
-    """Resolve subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.x) to the guid."""
+    """Resolve subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.x) to the guid, and
+    subscriptionResourceId(..., customRole.name) to "custom:customRole" (a definition in the same file)."""
     fn = role_definition["function"]
     assert fn["type"] == "subscription_resource_id", "role definitions must use subscriptionResourceId()"
     params = fn["parameters"]
     assert params["resource_type"] == "Microsoft.Authorization/roleDefinitions"
     ref = expression(params["resource_name_1"])
     table, _, key = ref.partition(".")
+    resource = doc.get("resources", {}).get(table)
+    if resource is not None:
+        assert resource["type"] == "Microsoft.Authorization/roleDefinitions" and key == "name", ref
+        return f"custom:{table}"
     value = variable(doc, table)[key]
     assert re.fullmatch(r"[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}", value), value
     return str(value)
@@ -178,7 +233,8 @@ def test_infra_has_the_expected_files() -> None:
     assert "main.bicep" in names
     for required in ("functionapp.bicep", "storage.bicep", "monitoring.bicep", "app-roles.bicep",
                      "vault-roles.bicep", "vault-target-roles.bicep", "drill-container-roles.bicep",
-                     "alert-route.bicep", "identity.bicep"):
+                     "alert-route.bicep", "identity.bicep", "loader.bicep", "loader-job-roles.bicep",
+                     "load-target-roles.bicep", "loader-blob-roles.bicep", "acr-pull-role.bicep"):
         assert f"modules/{required}" in names
 
 
