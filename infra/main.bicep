@@ -186,7 +186,7 @@ var alertServers = empty(alertServerIds) ? [] : split(replace(alertServerIds, ' 
 var isUserAssigned = identityType == 'UserAssigned'
 // Loading needs both a server to load into and the loader image; without either nothing of it is deployed.
 var loadTargetServers = empty(loadTargetServerIds) ? [] : split(replace(loadTargetServerIds, ' ', ''), ',')
-var loadEnabled = !empty(loadTargetServers) && !empty(loaderImage)
+var loadEnabled = (!empty(loadTargetServers)) && (!empty(loaderImage))
 var loaderIdentityName = 'id-pgloader-${resourceToken}'
 var loaderJobName = 'caj-pgload-${resourceToken}'
 var loaderPgUserValue = empty(loaderPgUser) ? loaderIdentityName : loaderPgUser
@@ -372,7 +372,7 @@ module loaderIdentity 'modules/identity.bicep' = if (loadEnabled) {
 }
 
 // Loader identity on the registry of the image: AcrPull.
-module loaderPull 'modules/acr-pull-role.bicep' = if (loadEnabled && !empty(loaderRegistryId)) {
+module loaderPull 'modules/acr-pull-role.bicep' = if (loadEnabled && (!empty(loaderRegistryId))) {
   name: 'loader-acr-pull'
   scope: resourceGroup(split(loaderRegistryId, '/')[2], split(loaderRegistryId, '/')[4])
   params: {

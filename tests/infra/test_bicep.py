@@ -40,6 +40,7 @@ DESIGN_SETTINGS = {
     "DRILL_SCHEDULE",
     "DRILL_PLAN",
     "LOAD_TARGET_ALLOWLIST",
+    "LOAD_JOB",
     "AzureWebJobsStorage",
 }
 
@@ -557,3 +558,206 @@ def test_drill_plan_is_the_file_with_the_drill_container_filled_in() -> None:
     assert drill_plan["parameters"]["arg_2"] == {"container": "drillContainerUrl"}
     assert "drillContainerId" in set(names_in(variable(doc, "drillContainerUrl")))
     assert "drillPlan" in set(names_in(variable(doc, "appSettings")["DRILL_PLAN"]))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Loading: the loader job, its identity, the app's rights on the job and the target servers
+# --------------------------------------------------------------------------------------------------------
+
+
+def role_definitions() -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    for path in BICEP_FILES:
+        doc = parsed(path)
+        for symbol, resource in doc.get("resources", {}).items():
+            if resource["type"] == "Microsoft.Authorization/roleDefinitions":
+                yield path.name, symbol, doc, resource
+
+
+def listed(doc: dict[str, Any], value: Any) -> set[str]:
+    """A permissions list, given inline or as the name of a variable holding it."""
+    if isinstance(value, str):
+        value = variable(doc, value)
+    assert isinstance(value, list), value
+    assert all(isinstance(v, str) for v in value), value
+    return set(value)
+
+
+def test_custom_roles_are_exactly_the_reviewed_ones() -> None:
+    found = {(file, symbol) for file, symbol, _, _ in role_definitions()}
+    assert found == set(EXPECTED_CUSTOM_ROLES)
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED_CUSTOM_ROLES), ids=lambda k: f"{k[0]}:{k[1]}")
+def test_custom_role_definition(key: tuple[str, str]) -> None:
+    file, symbol = key
+    want_actions, want_data_actions = EXPECTED_CUSTOM_ROLES[key]
+    doc = module(file)
+    config = body(doc["resources"][symbol])
+    props = config["properties"]
+    assert props["type"] == "CustomRole"
+    (permissions,) = props["permissions"]
+    assert listed(doc, permissions["actions"]) == want_actions
+    assert listed(doc, permissions["dataActions"]) == want_data_actions
+    assert permissions["notActions"] == [] and permissions["notDataActions"] == []
+    for action in want_actions | want_data_actions:
+        assert "*" not in action, action
+    # Assignable only in the resource group it is defined for (the target's own group), never wider.
+    (scope,) = props["assignableScopes"]
+    assert expression(scope) == "resource_group().id"
+    # One definition per resource group, and a role name unique in the tenant for it.
+    guid_args = [expression(v) for v in config["name"]["function"]["parameters"].values() if v is not None]
+    assert guid_args[0] == "resource_group().id"
+    assert "${resourceGroup().name}" in props["roleName"] and "${subscription().subscriptionId}" in props["roleName"]
+
+
+def test_the_loader_job_is_manual_single_shot_and_runs_as_the_loader_identity() -> None:
+    loader = module("loader.bicep")
+    job = body(loader["resources"]["job"])
+    config = job["properties"]["configuration"]
+    assert config["triggerType"] == "Manual"
+    assert config["manualTriggerConfig"] == {"replicaCompletionCount": 1, "parallelism": 1}
+    assert config["replicaRetryLimit"] == 0
+    assert config["replicaTimeout"] == "replicaTimeout"
+    assert param_default(loader, "replicaTimeout") == 14400
+    assert config["secrets"] == []
+    # The user-assigned loader identity, available to the container and to the image pull.
+    assert job["identity"]["type"] == "UserAssigned"
+    assert list(job["identity"]["userAssignedIdentities"]) == ["'${identityId}'"]
+    assert config["identitySettings"] == [{"identity": "identityId", "lifecycle": "All"}]
+    registries = variable(loader, "registries")
+    assert registries["operator"]["type"] == "conditional"
+    assert registries["operator"]["operands"]["false_value"] == [{"server": "registryServer", "identity": "identityId"}]
+    assert expression(job["properties"]["environmentId"]) == "environment.id"
+    assert job["properties"]["workloadProfileName"] == "Consumption"
+
+
+def test_the_loader_template_env_is_exactly_the_documented_names_and_holds_no_secret() -> None:
+    job = body(module("loader.bicep")["resources"]["job"])
+    (container,) = job["properties"]["template"]["containers"]
+    assert container["image"] == "image"
+    assert container["resources"]["memory"] == "memory"
+    env = {e["name"]: e for e in container["env"]}
+    assert set(env) == {"AZURE_CLIENT_ID", "LOADER_PG_USER", "PGSSLMODE"}
+    assert env["AZURE_CLIENT_ID"]["value"] == "identityClientId"
+    assert env["LOADER_PG_USER"]["value"] == "pgUser"
+    assert env["PGSSLMODE"]["value"] == "require"
+    for entry in env.values():
+        assert set(entry) == {"name", "value"}, entry
+
+
+def test_the_loader_environment_logs_to_the_workspace_without_a_key() -> None:
+    loader = module("loader.bicep")
+    environment = body(loader["resources"]["environment"])
+    assert environment["properties"]["appLogsConfiguration"] == {"destination": "azure-monitor"}
+    logs = body(loader["resources"]["environmentLogs"])
+    assert logs["scope"] == "environment"
+    assert logs["properties"]["workspaceId"] == "logAnalyticsId"
+    workspace = body(main()["modules"]["loader"])["params"]["logAnalyticsId"]
+    assert expression(workspace) == "monitoring.outputs.logAnalyticsId"
+    # VNet integration is optional: a subnet parameter, empty by default.
+    assert param_default(loader, "infrastructureSubnetId") == ""
+    assert param_default(main(), "loaderSubnetId") == ""
+
+
+def test_main_deploys_the_loader_only_when_loading_is_enabled() -> None:
+    doc = main()
+    assert expression(variable(doc, "loadEnabled")) == "and(not(empty(loadTargetServers)), not(empty(loaderImage)))"
+    for name in ("loaderIdentity", "loader", "loaderJobRoles", "loaderPull"):
+        assert "loadEnabled" in set(names_in(doc["modules"][name]["config"]["condition"])), name
+    assert expression(doc["modules"]["loaderPull"]["config"]["condition"]) == (
+        "and(loadEnabled, not(empty(loaderRegistryId)))")
+    assert expression(variable(doc, "loadContainerIds")) == "conditional(loadEnabled, allTargetIds, [])"
+    params = {k: expression(v) for k, v in body(doc["modules"]["loader"])["params"].items()}
+    assert params["image"] == "loaderImage"
+    assert params["identityId"] == "loaderIdentity.outputs.id"
+    assert params["identityClientId"] == "loaderIdentity.outputs.clientId"
+    assert params["pgUser"] == "loaderPgUserValue"
+    assert params["replicaTimeout"] == "int(loaderReplicaTimeout)"
+    assert param_default(doc, "loaderReplicaTimeout") == "14400"
+    # The image is pulled with the loader identity from the registry it got AcrPull on.
+    assert params["registryServer"] == (
+        "conditional(empty(loaderRegistryId), , loaderPull.outputs.loginServer)")
+    assert expression(body(doc["modules"]["loaderPull"])["params"]["principalId"]) == (
+        "loaderIdentity.outputs.principalId")
+    # LOADER_PG_USER defaults to the identity's name, the name pgaadauth_create_principal takes.
+    assert expression(variable(doc, "loaderPgUserValue")) == (
+        "conditional(empty(loaderPgUser), loaderIdentityName, loaderPgUser)")
+    assert body(doc["modules"]["loaderIdentity"])["params"]["name"] == "loaderIdentityName"
+
+
+def test_load_settings_are_wired_to_the_job_and_the_servers_that_get_the_role() -> None:
+    doc = main()
+    settings = function_app_settings()
+    assert expression(settings["LOAD_JOB"]) == "conditional(loadEnabled, loader.outputs.jobId, )"
+    assert expression(settings["LOAD_TARGET_ALLOWLIST"]) == "conditional(loadEnabled, join(loadTargetServers, ,), )"
+    assert expression(variable(doc, "loadServerIds")) == "conditional(loadEnabled, loadTargetServers, [])"
+    assert "loadTargetServerIds" in set(names_in(variable(doc, "loadTargetServers")))
+    # The servers on the allowlist are the servers the app gets its load role on, each in its own group.
+    targets = doc["modules"]["loadTargetRoles"]
+    assert targets["config"]["loop_type"]["detail"]["array_name"] == "loadServerIds"
+    scope = body(targets)["scope"]["function"]
+    assert scope["type"] == "resource_group"
+    assert expression(scope["parameters"]["subscription_id"]) == "split(serverId, /)"
+    assert body(targets)["params"]["principalId"] == "appPrincipalId"
+    assert "batchSize" in json.dumps(targets["decorators"])
+    out = doc["outputs"]
+    assert expression(out["LOAD_JOB"]["value"]) == "conditional(loadEnabled, loader.outputs.jobId, )"
+    assert "loader" in set(names_in(out["LOADER_OUTBOUND_IPS"]["value"]))
+
+
+def test_the_app_gets_the_job_role_on_the_job_alone() -> None:
+    doc = main()
+    roles = body(doc["modules"]["loaderJobRoles"])
+    assert roles["scope"] == "rg"
+    params = {k: expression(v) for k, v in roles["params"].items()}
+    assert params == {"jobName": "loader.outputs.jobName", "principalId": "appPrincipalId"}
+    job_roles = module("loader-job-roles.bicep")
+    assert job_roles["resources"]["job"]["existing"] is True
+    assert body(job_roles["resources"]["jobOperator"])["scope"] == "job"
+
+
+def test_the_loader_identity_has_blob_read_report_write_and_image_pull_only() -> None:
+    doc = main()
+    # Where the loader identity's principal goes: the registry role and the restore-target container roles.
+    users = {
+        name for name, mod in doc["modules"].items()
+        if "loaderIdentity.outputs.principalId" in {expression(v) for v in body(mod).get("params", {}).values()}
+    }
+    assert users == {"loaderPull", "loaderBlobRoles"}
+    assert "loaderIdentity" not in set(names_in(body(doc["modules"]["functionApp"])["params"]))
+    blob = doc["modules"]["loaderBlobRoles"]
+    assert blob["config"]["loop_type"]["detail"]["array_name"] == "loadContainerIds"
+    assert "allTargetIds" in set(names_in(variable(doc, "loadContainerIds")))
+    assert expression(body(blob)["params"]["containerName"]) == "split(containerId, /)"
+    # In the modules: every assignment to the loader principal, and what it grants.
+    loader_roles = {
+        (file, symbol): EXPECTED_ROLES[(file, symbol)][0]
+        for file, symbol, _, resource in role_assignments()
+        if file in {"loader-blob-roles.bicep", "acr-pull-role.bicep"}
+        and expression(body(resource)["properties"]["principalId"]) in {"loaderPrincipalId", "principalId"}
+    }
+    assert loader_roles == {
+        ("loader-blob-roles.bicep", "loaderReader"): BLOB_DATA_READER,
+        ("loader-blob-roles.bicep", "loaderReportWriter"): REPORT_WRITER,
+        ("acr-pull-role.bicep", "loaderPull"): ACR_PULL,
+    }
+    # The report writer role has no ARM action and no read/delete, and its assignment is limited to the report.
+    writer = body(module("loader-blob-roles.bicep")["resources"]["loaderReportWriter"])["properties"]
+    assert writer["conditionVersion"] == "2.0"
+    # pycep keeps the Bicep escapes of the quotes.
+    condition = variable(module("loader-blob-roles.bicep"), "reportOnlyCondition").replace("\\'", "'")
+    assert writer["condition"] == "reportOnlyCondition"
+    assert "StringLike '*_load-report.json'" in condition
+    assert condition.count("ActionMatches") == 2
+    assert "blobs/write'" in condition and "blobs/add/action'" in condition
+
+
+def test_loader_parameters_reach_azd() -> None:
+    parameters = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    want = {
+        "loaderImage": "LOADER_IMAGE", "loaderRegistryId": "LOADER_REGISTRY_ID", "loaderPgUser": "LOADER_PG_USER",
+        "loaderCpu": "LOADER_CPU", "loaderMemory": "LOADER_MEMORY", "loaderReplicaTimeout": "LOADER_REPLICA_TIMEOUT",
+        "loaderSubnetId": "LOADER_SUBNET_ID", "loadTargetServerIds": "LOAD_TARGET_SERVER_IDS",
+    }
+    for name, env in want.items():
+        assert parameters[name]["value"].startswith("${" + env), name
