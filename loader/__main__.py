@@ -1,0 +1,66 @@
+"""`python -m loader`: the Container Apps job's entry point (docs/loading.md).
+
+Reads ``LOAD_REQUEST``, loads, writes ``<prefix>_load-report.json`` next to the files and prints the report as
+the last line of stdout. Exit codes: 0 loaded and every check passed, 1 the load or a check failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from .auth import target_from_env
+from .files import report_name
+from .pgrestore import PgRestoreError, find_program
+from .request import LoadRequest, RequestError, parse_request_text
+from .run import LoadOptions, load
+from .sources import LocalSource, Source, blob_source
+
+EXIT_LOADED, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def options_of(request: LoadRequest) -> LoadOptions:
+    return LoadOptions(run_id=request.run_id, prefix=request.prefix, databases=request.databases,
+                       on_exists=request.on_exists, roles=request.roles, jobs=request.jobs,
+                       replaceable=request.replaceable)
+
+
+def source_of(request: LoadRequest, env: Mapping[str, str]) -> Source:
+    if request.folder:
+        return LocalSource(Path(request.folder))
+    return blob_source(str(request.container_url), env)
+
+
+def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    env = os.environ if env is None else env
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    try:
+        request = parse_request_text(env.get("LOAD_REQUEST"))
+        target = target_from_env(str(request.host), env)
+        program = find_program(env)
+        source = source_of(request, env)
+    except (RequestError, ValueError, PgRestoreError) as exc:
+        print(f"bad input: {exc}", file=err)
+        print(json.dumps({"status": "failed", "failedStep": None,
+                          "error": {"code": "BadRequest", "message": str(exc), "advice": "fix LOAD_REQUEST or "
+                                    "the job's environment (docs/loading.md)"}}), file=out)
+        return EXIT_BAD_INPUT
+    workdir = Path(env["LOADER_WORKDIR"]) if env.get("LOADER_WORKDIR") else None
+    report = load(options_of(request), source, target, program=program, workdir=workdir,
+                  progress=lambda database, phase: print(f"{database or '-'}: {phase}", file=err, flush=True))
+    text = report.to_json()
+    try:
+        where = source.write(report_name(request.prefix), text.encode())
+        print(f"report written to {where}", file=err)
+    except Exception as exc:  # the report still goes to stdout; the job's log keeps it
+        print(f"could not write the report next to the files: {exc}", file=err)
+    print(text, file=out, flush=True)
+    return EXIT_LOADED if report.status == "loaded" else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
