@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from cli.drill import add_drill_parser, run_drill_command
+from cli.load import add_load_into_flag, add_load_parser, load_after_restore, run_load_command
 from cli.progress import LiveLine
 from cli.start import add_start_parser
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--validate-only", action="store_true", help="validate the restore, do not start it")
     restore.add_argument("--timeout", help="overall deadline: ISO 8601 duration (PT2H) or seconds")
     restore.add_argument("--output", choices=("text", "json"), default="text")
+    add_load_into_flag(restore)
 
     demo = commands.add_parser("demo", help="run one restore end to end against the local emulator and Azurite")
     demo.add_argument("--output", choices=("text", "json"), default="text")
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_start_parser(commands)
 
     add_drill_parser(commands)
+    add_load_parser(commands)
     return parser
 
 
@@ -70,6 +73,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return run_demo(output=args.output, stdout=out, stderr=err)
     if args.command == "drill":
         return run_drill_command(args, os.environ, stdout=out, stderr=err)
+    if args.command == "load":
+        return run_load_command(args, os.environ, stdout=out, stderr=err)
     return restore_command(args, os.environ, stdout=out, stderr=err)
 
 
@@ -89,7 +94,10 @@ def restore_command(args: argparse.Namespace, env: dict[str, str] | os._Environ[
         print(f"invalid argument: {exc}", file=stderr)
         return EXIT_BAD_INPUT
     result = run_in_devhost(plan, progress=LiveLine(stderr))
-    return report(result, args.output, stdout)
+    code = report(result, args.output, stdout)
+    if getattr(args, "load_into", None) and result.get("status") == "succeeded":
+        return load_after_restore(result, args, env, stdout=stdout, stderr=stderr)
+    return code
 
 
 def plan_from_args(args: argparse.Namespace, settings: Settings) -> RestorePlan:
