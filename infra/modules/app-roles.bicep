@@ -20,8 +20,9 @@ var roleIds = {
   // rejected / poison / drill alert queues, and the Durable Functions control and work-item queues.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Read/write/create tables: the Durable Functions history and instances tables, the drill results table, the
-  // restore attempts table (a re-delivered trigger_restore finds its own job instead of posting again) and the
-  // ARM budget table (every ARM call is paced to the subscription's token buckets).
+  // restore attempts table (a re-delivered trigger_restore finds its own job instead of posting again), the
+  // ARM budget table (every ARM call is paced to the subscription's token buckets) and the ledger of the
+  // databases loads created (pgflexloads: onExists "replace" drops only those).
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   // Send telemetry with Entra ID authentication (the component has local auth disabled).
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'

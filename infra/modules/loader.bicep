@@ -56,7 +56,7 @@ param infrastructureSubnetId string = ''
 
 var vnetEnabled = !empty(infrastructureSubnetId)
 
-resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2025-07-01' = {
   name: environmentName
   location: location
   tags: tags
@@ -83,7 +83,7 @@ resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
 
 resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   name: 'loader-logs'
-  scope: environment
+  scope: managedEnvironment
   properties: {
     workspaceId: logAnalyticsId
     logs: [
@@ -115,7 +115,7 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
     }
   }
   properties: {
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     workloadProfileName: 'Consumption'
     configuration: {
       // Started only by the app (POST {job}/start), one execution per load.
@@ -172,8 +172,8 @@ resource job 'Microsoft.App/jobs@2025-07-01' = {
   }
 }
 
-output environmentId string = environment.id
-output environmentName string = environment.name
+output environmentId string = managedEnvironment.id
+output environmentName string = managedEnvironment.name
 output jobId string = job.id
 output jobName string = job.name
 // The addresses the job connects from: add them to each target server's firewall (unless VNet-integrated).

@@ -627,7 +627,7 @@ def test_the_loader_job_is_manual_single_shot_and_runs_as_the_loader_identity() 
     registries = variable(loader, "registries")
     assert registries["operator"]["type"] == "conditional"
     assert registries["operator"]["operands"]["false_value"] == [{"server": "registryServer", "identity": "identityId"}]
-    assert expression(job["properties"]["environmentId"]) == "environment.id"
+    assert expression(job["properties"]["environmentId"]) == "managedEnvironment.id"
     assert job["properties"]["workloadProfileName"] == "Consumption"
 
 
@@ -647,10 +647,10 @@ def test_the_loader_template_env_is_exactly_the_documented_names_and_holds_no_se
 
 def test_the_loader_environment_logs_to_the_workspace_without_a_key() -> None:
     loader = module("loader.bicep")
-    environment = body(loader["resources"]["environment"])
+    environment = body(loader["resources"]["managedEnvironment"])
     assert environment["properties"]["appLogsConfiguration"] == {"destination": "azure-monitor"}
     logs = body(loader["resources"]["environmentLogs"])
-    assert logs["scope"] == "environment"
+    assert logs["scope"] == "managedEnvironment"
     assert logs["properties"]["workspaceId"] == "logAnalyticsId"
     workspace = body(main()["modules"]["loader"])["params"]["logAnalyticsId"]
     assert expression(workspace) == "monitoring.outputs.logAnalyticsId"
