@@ -194,6 +194,7 @@ var loaderPgUserValue = empty(loaderPgUser) ? loaderIdentityName : loaderPgUser
 // loader. The containers are every allowlisted restore target, where the files to load are written.
 var loadServerIds = loadEnabled ? loadTargetServers : []
 var loadContainerIds = loadEnabled ? allTargetIds : []
+var loaderRegistryIds = loadEnabled && (!empty(loaderRegistryId)) ? [loaderRegistryId] : []
 
 // The app's own settings: every name of the DESIGN.md settings table (AzureWebJobsStorage is the identity-based
 // AzureWebJobsStorage__* set written by modules/functionapp.bicep; AZURE_CLIENT_ID is set there too when the
@@ -371,15 +372,16 @@ module loaderIdentity 'modules/identity.bicep' = if (loadEnabled) {
   }
 }
 
-// Loader identity on the registry of the image: AcrPull.
-module loaderPull 'modules/acr-pull-role.bicep' = if (loadEnabled && (!empty(loaderRegistryId))) {
+// Loader identity on the registry of the image: AcrPull. A loop over none or one registry rather than a condition,
+// so that the scope (split from the id) is never evaluated for an empty id.
+module loaderPull 'modules/acr-pull-role.bicep' = [for registryId in loaderRegistryIds: {
   name: 'loader-acr-pull'
-  scope: resourceGroup(split(loaderRegistryId, '/')[2], split(loaderRegistryId, '/')[4])
+  scope: resourceGroup(split(registryId, '/')[2], split(registryId, '/')[4])
   params: {
-    registryName: last(split(loaderRegistryId, '/'))
+    registryName: last(split(registryId, '/'))
     principalId: loaderIdentity.outputs.principalId
   }
-}
+}]
 
 // Container Apps environment (logs to the existing workspace) and the manually triggered loader job.
 module loader 'modules/loader.bicep' = if (loadEnabled) {
@@ -394,7 +396,8 @@ module loader 'modules/loader.bicep' = if (loadEnabled) {
     identityId: loaderIdentity.outputs.id
     identityClientId: loaderIdentity.outputs.clientId
     image: loaderImage
-    registryServer: empty(loaderRegistryId) ? '' : loaderPull.outputs.loginServer
+    // The registry's own login server (read from it, after AcrPull is granted: the job is created after both).
+    registryServer: empty(loaderRegistryIds) ? '' : loaderPull[0].outputs.loginServer
     pgUser: loaderPgUserValue
     cpu: loaderCpu
     memory: loaderMemory

@@ -662,10 +662,12 @@ def test_the_loader_environment_logs_to_the_workspace_without_a_key() -> None:
 def test_main_deploys_the_loader_only_when_loading_is_enabled() -> None:
     doc = main()
     assert expression(variable(doc, "loadEnabled")) == "and(not(empty(loadTargetServers)), not(empty(loaderImage)))"
-    for name in ("loaderIdentity", "loader", "loaderJobRoles", "loaderPull"):
+    for name in ("loaderIdentity", "loader", "loaderJobRoles"):
         assert "loadEnabled" in set(names_in(doc["modules"][name]["config"]["condition"])), name
-    assert expression(doc["modules"]["loaderPull"]["config"]["condition"]) == (
-        "and(loadEnabled, not(empty(loaderRegistryId)))")
+    # AcrPull: a loop over none or one registry, so an empty id is never split for the scope.
+    assert doc["modules"]["loaderPull"]["config"]["loop_type"]["detail"]["array_name"] == "loaderRegistryIds"
+    registries = variable(doc, "loaderRegistryIds")
+    assert "loadEnabled" in set(names_in(registries)) and "loaderRegistryId" in set(names_in(registries))
     assert expression(variable(doc, "loadContainerIds")) == "conditional(loadEnabled, allTargetIds, [])"
     params = {k: expression(v) for k, v in body(doc["modules"]["loader"])["params"].items()}
     assert params["image"] == "loaderImage"
@@ -676,7 +678,7 @@ def test_main_deploys_the_loader_only_when_loading_is_enabled() -> None:
     assert param_default(doc, "loaderReplicaTimeout") == "14400"
     # The image is pulled with the loader identity from the registry it got AcrPull on.
     assert params["registryServer"] == (
-        "conditional(empty(loaderRegistryId), , loaderPull.outputs.loginServer)")
+        "conditional(empty(loaderRegistryIds), , loaderPull.outputs.loginServer)")
     assert expression(body(doc["modules"]["loaderPull"])["params"]["principalId"]) == (
         "loaderIdentity.outputs.principalId")
     # LOADER_PG_USER defaults to the identity's name, the name pgaadauth_create_principal takes.
