@@ -374,8 +374,8 @@ module loaderIdentity 'modules/identity.bicep' = if (loadEnabled) {
 
 // Loader identity on the registry of the image: AcrPull. A loop over none or one registry rather than a condition,
 // so that the scope (split from the id) is never evaluated for an empty id.
-module loaderPull 'modules/acr-pull-role.bicep' = [for registryId in loaderRegistryIds: {
-  name: 'loader-acr-pull'
+module loaderPull 'modules/acr-pull-role.bicep' = [for (registryId, i) in loaderRegistryIds: {
+  name: 'loader-acr-pull-${i}'
   scope: resourceGroup(split(registryId, '/')[2], split(registryId, '/')[4])
   params: {
     registryName: last(split(registryId, '/'))
