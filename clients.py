@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.identity import make_credential
+from pgflex_restore.load_client import LoadClient
 from pgflex_restore.pacing import READS, Bucket, call_kind, subscription_of
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.storage import CONNECTION, queue_client, table_service_client
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["alerts_queue", "app_credential", "arm_client", "container_client", "reset", "results_table",
-           "take_arm_token"]
+__all__ = ["alerts_queue", "app_credential", "arm_client", "container_client", "load_arm_client", "reset",
+           "results_table", "table_if_configured", "take_arm_token"]
 
 
 class _CountingAdapter(HTTPAdapter):
@@ -112,9 +113,23 @@ def arm_client(settings: Settings, *, now: datetime | None = None,
     subscription's ARM token buckets, shared by every activity of the app (``take_arm_token``); ``reserved``:
     the first call has its slot already.
     """
+    return _arm_client(DataProtectionClient, settings, now, reserved)
+
+
+def load_arm_client(settings: Settings, *, now: datetime | None = None,
+                    reserved: bool = False) -> tuple[LoadClient, _CountingAdapter]:
+    """The same, for a load's calls (flexible server, loader job): same credential, session and pacing."""
+    return _arm_client(LoadClient, settings, now, reserved)
+
+
+_Client = TypeVar("_Client", bound=DataProtectionClient)
+
+
+def _arm_client(cls: type[_Client], settings: Settings, now: datetime | None,
+                reserved: bool) -> tuple[_Client, _CountingAdapter]:
     session, adapter = _session(settings.arm_endpoint)
     adapter.start_count()
-    client = DataProtectionClient(
+    client = cls(
         settings.arm_endpoint,
         settings.api_version,
         _credential(settings),
@@ -157,11 +172,18 @@ def results_table(name: str) -> TableClient:
     return service.get_table_client(name)
 
 
+def table_if_configured(name: str) -> TableClient | None:
+    """A table of the Functions storage account (created on first use), or None when no account is configured
+    (a CLI run without storage): the load ledger then has nothing to read and nowhere to write."""
+    return results_table(name) if _has_storage() else None
+
+
 ATTEMPTS_TABLE = "restoreattempts"
 
 
-def attempt_seen(key: str) -> bool | None:
-    """Record that a restore POST for `key` is about to be sent; whether one was recorded before (a re-run).
+def attempt_seen(key: str, kind: str = "restore") -> bool | None:
+    """Record that a restore POST (or a loader job start: ``kind``) for `key` is about to be sent; whether one was
+    recorded before (a re-run).
 
     The marker lives in the Functions storage account, beside the task hub; None when that account is not
     configured or not reachable (the caller then treats every run as a possible re-run).
@@ -169,7 +191,7 @@ def attempt_seen(key: str) -> bool | None:
     if not _has_storage():
         return None
     try:
-        _hot_table(ATTEMPTS_TABLE).insert({"PartitionKey": "restore", "RowKey": key})
+        _hot_table(ATTEMPTS_TABLE).insert({"PartitionKey": kind, "RowKey": key})
     except TableConflict:
         return True
     except Exception as exc:  # any failure only means "unknown": the caller then takes the safe path

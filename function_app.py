@@ -5,8 +5,9 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import drill_results, drills, jobs, recovery_points, restore_ops
+from activities import drill_results, drills, jobs, load, load_files, recovery_points, restore_ops
 from orchestrations import drill, job_tracking, restore
+from orchestrations import load as load_orchestration
 from pgflex_restore.settings import validate_at_startup
 from triggers import drills_http, http, queue, timer
 
@@ -17,6 +18,7 @@ app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (
     recovery_points.bp, restore_ops.bp, jobs.bp,
     restore.bp, job_tracking.bp,
+    load.bp, load_files.bp, load_orchestration.bp,
     http.bp, queue.bp,
     drills.bp, drill_results.bp, drill.bp, timer.bp, drills_http.bp,
 ):

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
-from clients import arm_client
+from clients import arm_client, load_arm_client
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, PacedError, PgflexError
+from pgflex_restore.load_client import LoadClient
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import parse_datetime
 
 log = logging.getLogger(__name__)
+
+
+_Client = TypeVar("_Client", bound=DataProtectionClient)
 
 
 def run_arm(
@@ -35,13 +39,28 @@ def run_arm(
     token buckets; ``payload["reserved"]``: the first call's slot was reserved by the attempt before. After a
     retryable error, ``resume()`` is the progress to hand back to the next attempt.
     """
+    return _run(arm_client, call, payload, resume)
+
+
+def run_load_arm(call: Callable[[LoadClient, Settings], Mapping[str, Any]],
+                 payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``run_arm`` for a load's calls (flexible server, loader job): the same envelope, pacing and counting."""
+    return _run(load_arm_client, call, payload, None)
+
+
+def _run(
+    make_client: Callable[..., tuple[_Client, Any]],
+    call: Callable[[_Client, Settings], Mapping[str, Any]],
+    payload: Mapping[str, Any] | None,
+    resume: Callable[[], dict[str, Any] | None] | None,
+) -> dict[str, Any]:
     try:
         settings = get_settings()
     except ConfigurationError as exc:
         return {"ok": False, "error": permanent_error("ConfigurationError", str(exc)), "armCalls": 0}
     now = (payload or {}).get("now")
-    client, counter = arm_client(settings, now=parse_datetime(now) if isinstance(now, str) else None,
-                                 reserved=bool((payload or {}).get("reserved")))
+    client, counter = make_client(settings, now=parse_datetime(now) if isinstance(now, str) else None,
+                                  reserved=bool((payload or {}).get("reserved")))
     try:
         result = dict(call(client, settings))
     except DataProtectionError as exc:

@@ -31,7 +31,8 @@ def resolve(payload: dict[str, Any]) -> dict[str, Any]:
 
     def call(client: DataProtectionClient, settings: Settings) -> dict[str, Any]:
         nonlocal scan
-        request = RestoreRequest.from_dict(payload["request"], allowlist=settings.restore_target_allowlist)
+        request = RestoreRequest.from_dict(payload["request"], allowlist=settings.restore_target_allowlist,
+                                           load_allowlist=settings.load_target_allowlist)
         choice = request.recovery_point
         if choice.mode == "id":
             chosen = _by_id(client, request)

@@ -33,7 +33,8 @@ bp = df.Blueprint()
 
 def _restore_body(payload: dict[str, Any], settings: Settings) -> tuple[RestoreRequest, dict[str, Any]]:
     # The allowlist is checked again here, not only at the starter: settings may have changed since.
-    request = RestoreRequest.from_dict(payload["request"], allowlist=settings.restore_target_allowlist)
+    request = RestoreRequest.from_dict(payload["request"], allowlist=settings.restore_target_allowlist,
+                                       load_allowlist=settings.load_target_allowlist)
     point = RecoveryPoint.from_dict(payload["recoveryPoint"])
     return request, build_restore_request(request, point, api_version=settings.api_version)
 

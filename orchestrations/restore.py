@@ -26,10 +26,11 @@ from orchestrations._steps import (
     is_throttled,
 )
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
+from orchestrations.load import LOAD_ORCHESTRATION, load_input
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.parsing import RecoveryPoint
-from pgflex_restore.restore_plan import RestorePlan, job_tracker_id
+from pgflex_restore.restore_plan import RestorePlan, job_tracker_id, loader_id
 from pgflex_restore.selection import choose_source_store
 from pgflex_restore.timeutil import format_datetime
 
@@ -73,6 +74,8 @@ class RestoreRun:
             "origin": self.plan.origin or None,
             "error": None,
         }
+        if self.plan.request.get("load") and not self.plan.validate_only:
+            self.result["load"] = None
 
     def run(self) -> Steps:
         try:
@@ -237,6 +240,8 @@ class RestoreRun:
             return self.finish("failed", tracked["error"])
         job = tracked["job"] or {}
         if job.get("outcome") in ("succeeded", "succeeded_with_warnings"):
+            if self.plan.request.get("load"):
+                return (yield from self.load())
             return self.finish("succeeded")
         errors = job.get("errorDetails") or []
         first = errors[0] if errors else {}
@@ -246,6 +251,48 @@ class RestoreRun:
             "advice": "see the job's error details in the Backup vault (Backup center > Backup jobs)",
             "retryable": False,
         })
+
+    def load(self) -> Steps:
+        """Load the restored files into the target server (a sub-orchestration: it polls for hours)."""
+        self.board.update(phase="loading", nextCheck=None)
+        target = self.plan.request["target"]
+        if not self.plan.load_job:  # the starter refuses such a plan; an old instance's input may lack it
+            return self.finish("load_failed", {"code": "ConfigurationError", "retryable": False,
+                                               "message": "LOAD_JOB was not set when this restore started",
+                                               "advice": "set LOAD_JOB and restore again"})
+        try:
+            loaded = yield self.context.call_sub_orchestrator(
+                LOAD_ORCHESTRATION,
+                load_input(restore_id=self.plan.restore_id, load=self.plan.request["load"], job=self.plan.load_job,
+                           container_url=target["containerUrl"], prefix=target["filePrefix"], deadline=self.deadline,
+                           poll=self.plan.poll, max_retries=self.plan.max_transient_retries,
+                           polls_per_generation=self.plan.polls_per_generation),
+                loader_id(self.context.instance_id),
+                expected_type=dict,
+            )
+        except Exception as exc:  # the load orchestration failed (a bug) or was terminated
+            return self.finish("load_failed", {
+                "code": "LoadJobFailed", "retryable": False, "message": str(exc).split("\n")[0],
+                "advice": "the loader job may still be running: see the Container Apps job's execution history"})
+        self.steps.arm_calls += int(loaded.get("armCalls", 0))
+        self.steps.retries += int(loaded.get("retries", 0))
+        self.result["load"] = loaded.get("load")
+        if loaded["status"] == "deadline":
+            return self.finish("deadline_exceeded", self.load_deadline_error(loaded.get("load") or {}))
+        return self.finish(loaded["status"], loaded.get("error"))
+
+    def load_deadline_error(self, load: dict[str, Any]) -> dict[str, Any]:
+        execution = load.get("execution") or {}
+        timeout = timedelta(seconds=self.plan.timeout_seconds)
+        if not execution.get("name"):
+            where = "the files were restored; no loader execution had been started"
+        elif execution.get("stopped"):
+            where = f"the files were restored; the loader execution {execution['name']} was stopped"
+        else:
+            where = (f"the files were restored; the loader execution {execution['name']} could not be stopped: stop "
+                     "it in the Container Apps job's execution history")
+        return {"code": "DeadlineExceeded", "retryable": False, "failedStep": load.get("failedStep"),
+                "message": f"the restore and load did not finish within {timeout} (RESTORE_TIMEOUT); {where}"}
 
     def deadline_error(self) -> dict[str, Any]:
         job = self.result.get("jobId")
@@ -260,7 +307,8 @@ class RestoreRun:
     def finish(self, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
         self.result.update(status=status, error=error, finishedAt=format_datetime(self.context.current_utc_datetime),
                            armCalls=self.steps.arm_calls, retries=self.steps.retries)
-        phase = {"validated": "succeeded", "deadline_exceeded": "failed"}.get(status, status)
+        phase = {"validated": "succeeded", "loaded": "succeeded", "deadline_exceeded": "failed",
+                 "load_failed": "failed"}.get(status, status)
         self.board.update(phase=phase, nextCheck=None,
                           lastError=f"{error.get('code')}: {error.get('message')}" if error else None)
         return self.result

@@ -197,3 +197,79 @@ def job_guid(job_id: str) -> str:
         if len(segments) < 2 or segments[-2].lower() != "backupjobs":
             raise ArmIdError(f"backupJobs segment missing in {job_id!r}")
     return _check_part("job id", last)
+
+
+def _parse_resource(text: str, kind: str, provider: str, resource_type: str) -> tuple[str, str, str]:
+    """(subscription, resource group, name) of ``/subscriptions/{s}/resourceGroups/{rg}/providers/{provider}/
+    {resource_type}/{name}``; segment names and the provider compare case-insensitively."""
+    segments = _segments(text, kind)
+    sub = _expect(segments, 0, "subscriptions", text)
+    rg = _expect(segments, 2, "resourceGroups", text)
+    if len(segments) <= 4 or segments[4].lower() != "providers":
+        raise ArmIdError(f"providers segment missing in {text!r}")
+    if len(segments) <= 5 or segments[5].lower() != provider.lower():
+        raise ArmIdError(f"provider must be {provider} in {text!r}")
+    name = _expect(segments, 6, resource_type, text)
+    if len(segments) > 8:
+        raise ArmIdError(f"unexpected segments after the {kind} name in {text!r}")
+    return sub, rg, name
+
+
+@dataclass(frozen=True)
+class FlexibleServerId:
+    """An Azure Database for PostgreSQL flexible server: where a restore's files are loaded."""
+
+    PROVIDER = "Microsoft.DBforPostgreSQL"
+
+    subscription_id: str
+    resource_group: str
+    server_name: str
+
+    def __post_init__(self) -> None:
+        _check_part("subscriptionId", self.subscription_id)
+        _check_part("resourceGroup", self.resource_group)
+        _check_part("server name", self.server_name)
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse ``/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.DBforPostgreSQL/flexibleServers/{n}``."""
+        return cls(*_parse_resource(text, "flexible server", cls.PROVIDER, "flexibleServers"))
+
+    @property
+    def path(self) -> str:
+        """The canonical ARM path (no host, no query)."""
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/{self.PROVIDER}/flexibleServers/{self.server_name}")
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class ContainerAppJobId:
+    """A Container Apps job (the loader): its executions load the restored files into a server."""
+
+    PROVIDER = "Microsoft.App"
+
+    subscription_id: str
+    resource_group: str
+    job_name: str
+
+    def __post_init__(self) -> None:
+        _check_part("subscriptionId", self.subscription_id)
+        _check_part("resourceGroup", self.resource_group)
+        _check_part("job name", self.job_name)
+
+    @classmethod
+    def parse(cls, text: str) -> Self:
+        """Parse ``/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.App/jobs/{name}``."""
+        return cls(*_parse_resource(text, "Container Apps job", cls.PROVIDER, "jobs"))
+
+    @property
+    def path(self) -> str:
+        """The canonical ARM path (no host, no query)."""
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/{self.PROVIDER}/jobs/{self.job_name}")
+
+    def __str__(self) -> str:
+        return self.path

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from .errors import TARGET_NOT_ALLOWED, FieldError, RequestValidationError
 from .ids import BackupInstanceId, RecoveryPointId
+from .load_spec import LoadParser, LoadSpec, normalize_load_target
 from .target_urls import normalize_container_url
 from .timeutil import format_datetime, parse_datetime, parse_iso_duration
 
@@ -29,7 +30,7 @@ RehydrationPriority = Literal["Standard", "High"]
 TOP_LEVEL_FIELDS = frozenset(
     {
         "backupInstance", "recoveryPoint", "before", "target", "restoreLocation", "dataStore",
-        "rehydrationPriority", "rehydrationRetentionDuration", "validateOnly", "requestId",
+        "rehydrationPriority", "rehydrationRetentionDuration", "validateOnly", "requestId", "load",
     }
 )
 _TARGET_FIELDS = frozenset({"containerUrl", "filePrefix"})
@@ -96,16 +97,19 @@ class RestoreRequest:
     rehydration_retention: str = "P15D"
     validate_only: bool = False
     request_id: str | None = None
+    load: LoadSpec | None = None
 
     @classmethod
     def from_dict(
-        cls, data: object, *, allowlist: Sequence[str], default_file_prefix: str | None = None
+        cls, data: object, *, allowlist: Sequence[str], default_file_prefix: str | None = None,
+        load_allowlist: Sequence[str] = (),
     ) -> RestoreRequest:
         """Validate wire JSON; raise RequestValidationError with every problem found.
 
-        ``allowlist`` holds normalised container URLs (``Settings.restore_target_allowlist``).
+        ``allowlist`` holds normalised container URLs (``Settings.restore_target_allowlist``), ``load_allowlist``
+        the servers a ``load`` section may name (``Settings.load_target_allowlist``; empty: every load refused).
         """
-        return _Parser(allowlist, default_file_prefix).parse(data)
+        return _Parser(allowlist, default_file_prefix, load_allowlist).parse(data)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire JSON (camelCase); ``from_dict(to_dict())`` gives an equal request."""
@@ -124,14 +128,18 @@ class RestoreRequest:
         out["validateOnly"] = self.validate_only
         if self.request_id is not None:
             out["requestId"] = self.request_id
+        if self.load is not None:
+            out["load"] = self.load.to_dict()
         return out
 
 
 class _Parser:
     """Collects FieldErrors while reading one request, so every problem is reported at once."""
 
-    def __init__(self, allowlist: Sequence[str], default_file_prefix: str | None) -> None:
+    def __init__(self, allowlist: Sequence[str], default_file_prefix: str | None,
+                 load_allowlist: Sequence[str] = ()) -> None:
         self.allowlist = frozenset(_normalized(allowlist))
+        self.load_allowlist = frozenset(_normalized_load_targets(load_allowlist))
         self.default_file_prefix = default_file_prefix
         self.errors: list[FieldError] = []
 
@@ -161,6 +169,7 @@ class _Parser:
         retention = self.field(data, "rehydrationRetentionDuration", "rehydrationRetentionDuration", _retention)
         validate_only = self.field(data, "validateOnly", "validateOnly", _bool)
         request_id = self.field(data, "requestId", "requestId", _request_id)
+        load = LoadParser(self.load_allowlist, self.fail).parse(data["load"]) if data.get("load") is not None else None
         if self.errors or bi is None or choice is None or url is None:
             raise RequestValidationError(self.errors or [FieldError("", "invalid request")])
         if prefix is None:
@@ -179,6 +188,7 @@ class _Parser:
             rehydration_retention=retention or "P15D",
             validate_only=bool(validate_only),
             request_id=request_id,
+            load=load,
         )
 
     def backup_instance(self, value: object) -> BackupInstanceId | None:
@@ -289,6 +299,17 @@ def _normalized(urls: Sequence[str]) -> list[str]:
             out.append(normalize_container_url(url))
         except ValueError:
             continue  # an invalid entry can never match a valid target
+    return out
+
+
+def _normalized_load_targets(entries: Sequence[str]) -> list[str]:
+    """Load allowlist entries in normal form (Settings already normalises; an invalid entry never matches)."""
+    out = []
+    for entry in entries:
+        try:
+            out.append(normalize_load_target(entry))
+        except ValueError:
+            continue
     return out
 
 

@@ -1,8 +1,8 @@
-"""What a restore reports while it runs: its own custom status merged with its job tracker's.
+"""What a restore reports while it runs: its own custom status merged with its job tracker's and its loader's.
 
-The restore orchestration and its job-tracking sub-orchestration each publish a small custom status; callers
-(``GET /api/restores/{id}``, the CLI's progress line) want one view. Retries add up across the two: each counts
-only its own.
+The restore orchestration and its job-tracking and load sub-orchestrations each publish a small custom status;
+callers (``GET /api/restores/{id}``, the CLI's progress line) want one view. Retries add up across them: each
+counts only its own.
 """
 
 from __future__ import annotations
@@ -13,16 +13,24 @@ from typing import Any
 # Durable runtime statuses after which an instance changes no more ("Canceled" is the extension's old name).
 FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
+# A result record's ``status``: the restore's outcome (not the durable runtime status above). ``loaded`` and
+# ``load_failed`` end a restore with a load section whose files were restored.
+RESULT_STATUSES = frozenset({"succeeded", "validated", "failed", "deadline_exceeded", "loaded", "load_failed"})
+SUCCESS_STATUSES = frozenset({"succeeded", "validated", "loaded"})
 
-def merge_progress(restore: Mapping[str, Any] | None, tracker: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The restore's status, updated with the tracker's job status, progress, polls and next check."""
+
+def merge_progress(restore: Mapping[str, Any] | None, tracker: Mapping[str, Any] | None,
+                   loader: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The restore's status, updated with the tracker's job status, progress, polls and next check, then with the
+    loader's step, server, execution and next check (the later phase wins where both say something)."""
     merged = dict(restore or {})
-    if not tracker:
-        return merged
-    for key, value in tracker.items():
-        if key not in ("phase", "retries"):
-            merged[key] = value
-    retries = int(merged.get("retries") or 0) + int(tracker.get("retries") or 0)
-    if retries:
-        merged["retries"] = retries
+    for sub in (tracker, loader):
+        if not sub:
+            continue
+        for key, value in sub.items():
+            if key not in ("phase", "retries"):
+                merged[key] = value
+        retries = int(merged.get("retries") or 0) + int(sub.get("retries") or 0)
+        if retries:
+            merged["retries"] = retries
     return merged

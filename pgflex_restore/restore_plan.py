@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.settings import Settings
@@ -24,6 +25,11 @@ POLLS_PER_GENERATION = 10
 def job_tracker_id(restore_id: str) -> str:
     """The instance id of a restore's job-tracking sub-orchestration (one per restore, never reused)."""
     return f"{restore_id}:job"
+
+
+def loader_id(restore_id: str) -> str:
+    """The instance id of a restore's load sub-orchestration (one per restore, never reused)."""
+    return f"{restore_id}:load"
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,19 @@ class RestorePlan:
     origin: dict[str, Any] = field(default_factory=dict)
     # A recovery point the caller already chose (RecoveryPoint.to_dict()); the restore then skips listing points.
     resolved_point: dict[str, Any] | None = None
+    # The loader's Container Apps job (LOAD_JOB) when the request has a load section.
+    load_job: str | None = None
 
     @classmethod
     def create(
         cls, restore_id: str, request: RestoreRequest, settings: Settings, origin: dict[str, Any] | None = None
     ) -> RestorePlan:
+        """The plan of a validated request; ConfigurationError when it asks for a load and LOAD_JOB is unset."""
+        if request.load is not None and not request.validate_only and settings.load_job is None:
+            raise ConfigurationError({"LOAD_JOB": (
+                "this restore request has a load section, but the app has no loader job: set LOAD_JOB to the "
+                "Container Apps job's ARM id (/subscriptions/.../providers/Microsoft.App/jobs/<name>), or send "
+                "the request without load")})
         return cls(
             restore_id=restore_id,
             request=request.to_dict(),
@@ -55,6 +69,7 @@ class RestorePlan:
             timeout_seconds=settings.restore_timeout.total_seconds(),
             max_transient_retries=settings.max_transient_retries,
             origin=origin or {},
+            load_job=str(settings.load_job) if request.load is not None and settings.load_job else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +84,7 @@ class RestorePlan:
             "pollsPerGeneration": self.polls_per_generation,
             "origin": self.origin,
             "resolvedPoint": self.resolved_point,
+            "loadJob": self.load_job,
         }
 
     @classmethod
@@ -84,4 +100,5 @@ class RestorePlan:
             polls_per_generation=int(data.get("pollsPerGeneration", POLLS_PER_GENERATION)),
             origin=dict(data.get("origin") or {}),
             resolved_point=dict(data["resolvedPoint"]) if data.get("resolvedPoint") else None,
+            load_job=str(data["loadJob"]) if data.get("loadJob") else None,
         )

@@ -21,7 +21,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .ids import VaultId
+from .ids import ContainerAppJobId, VaultId
+from .load_spec import normalize_load_target
 from .pacing import ARM_BUCKETS, READS, WRITES, Bucket, parse_arm_budget
 from .target_urls import is_loopback_host, normalize_container_url
 from .timeutil import cron_expression, parse_duration_or_seconds
@@ -35,7 +36,7 @@ SETTING_NAMES = (
     "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
     "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
     "DRILL_SCHEDULE", "DRILL_PLAN", "DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE", "MAX_TRANSIENT_RETRIES",
-    "ARM_BUDGET",
+    "ARM_BUDGET", "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
 )
 
 T = TypeVar("T")
@@ -66,6 +67,10 @@ class Settings:
     max_transient_retries: int = 8
     # (reads, writes) token buckets the app paces its ARM calls to; None turns pacing off.
     arm_budget: tuple[Bucket, Bucket] | None = DEFAULT_ARM_BUDGET
+    # Servers restores may be loaded into: canonical flexible server ARM paths and host names, lower-case.
+    load_target_allowlist: tuple[str, ...] = ()
+    # The loader's Container Apps job; None: every restore request with a load section is refused.
+    load_job: ContainerAppJobId | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -107,6 +112,8 @@ class Settings:
             drill_alerts_queue=read("DRILL_ALERTS_QUEUE", _queue_name, "restore-drill-alerts"),
             max_transient_retries=read("MAX_TRANSIENT_RETRIES", _non_negative_int, 8),
             arm_budget=read("ARM_BUDGET", parse_arm_budget, DEFAULT_ARM_BUDGET),
+            load_target_allowlist=read("LOAD_TARGET_ALLOWLIST", _load_targets, no_urls),
+            load_job=read("LOAD_JOB", _load_job, None),
         )
         poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
         if not any(n in problems for n in poll_names) and not poll_min <= poll_default <= poll_max:
@@ -205,6 +212,24 @@ def _allowlist(text: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise ValueError(f"entry {item!r}: {exc}") from exc
     return tuple(dict.fromkeys(out))
+
+
+def _load_targets(text: str) -> tuple[str, ...]:
+    out: list[str] = []
+    for item in _split(text):
+        try:
+            out.append(normalize_load_target(item))
+        except ValueError as exc:
+            raise ValueError(f"entry {item!r}: {exc}") from exc
+    return tuple(dict.fromkeys(out))
+
+
+def _load_job(text: str) -> ContainerAppJobId:
+    try:
+        return ContainerAppJobId.parse(text)
+    except ValueError as exc:
+        raise ValueError(f"not a Container Apps job ARM id (/subscriptions/.../providers/Microsoft.App/jobs/"
+                         f"<name>): {exc}") from exc
 
 
 def _vaults(text: str) -> tuple[VaultId, ...]:

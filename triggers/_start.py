@@ -48,7 +48,8 @@ def plan_restore(
     restore_id = instance_id or restore_instance_id(raw_id if isinstance(raw_id, str) else None, fallback_id)
     # (An invalid requestId fails validation below, so restore_id is only used for valid ones.)
     request = RestoreRequest.from_dict(data, allowlist=settings.restore_target_allowlist,
-                                       default_file_prefix=restore_id)
+                                       default_file_prefix=restore_id,
+                                       load_allowlist=settings.load_target_allowlist)
     return RestorePlan.create(restore_id, request, settings, origin=origin)
 
 

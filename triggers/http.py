@@ -9,6 +9,7 @@ Routes (all need a function key):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import datetime
@@ -18,11 +19,11 @@ from urllib.parse import quote
 import azure.durable_functions as df
 import azure.functions as func
 
-from clients import arm_client
+from clients import arm_client, load_arm_client
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
-from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.ids import BackupInstanceId, ContainerAppJobId
 from pgflex_restore.progress import FINISHED_STATUSES, merge_progress
-from pgflex_restore.restore_plan import job_tracker_id
+from pgflex_restore.restore_plan import job_tracker_id, loader_id
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import parse_datetime
 from triggers._start import existing_status, plan_restore, runtime_name, start_once
@@ -68,6 +69,8 @@ async def start_restore_http(req: func.HttpRequest, client: df.DurableOrchestrat
         plan = plan_restore(body, settings, str(uuid.uuid4()), origin={"via": "http"})
     except RequestValidationError as exc:
         return _json(403 if exc.target_not_allowed else 400, exc.to_dict())
+    except ConfigurationError as exc:  # the request needs a setting the app lacks (a load without LOAD_JOB)
+        return _error(500, "ConfigurationError", str(exc))
     restore_id = plan.restore_id
     started = await start_once(client, plan)
     urls = _restore_urls(req, restore_id)
@@ -101,8 +104,8 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
         return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
     own = status.custom_status if isinstance(status.custom_status, dict) else None
     tracking = await existing_status(client, job_tracker_id(restore_id)) if own and own.get("jobId") else None
-    progress = merge_progress(own, tracking.custom_status if tracking is not None and
-                              isinstance(tracking.custom_status, dict) else None)
+    loading = await existing_status(client, loader_id(restore_id)) if own and _loads(own) else None
+    progress = merge_progress(own, _custom(tracking), _custom(loading))
     return _json(200, {
         "restoreId": restore_id,
         **_restore_urls(req, restore_id),
@@ -113,6 +116,16 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
         "result": status.output if isinstance(status.output, dict) else None,
         "output": status.output if not isinstance(status.output, dict) else None,
     })
+
+
+def _loads(own: dict[str, Any]) -> bool:
+    """Whether the restore reached its load (while loading, or finished after it)."""
+    return own.get("phase") == "loading" or (own.get("phase") in ("succeeded", "failed") and bool(own.get("jobId")))
+
+
+def _custom(status: Any) -> dict[str, Any] | None:
+    custom = getattr(status, "custom_status", None) if status is not None else None
+    return custom if isinstance(custom, dict) else None
 
 
 @bp.route(route="restores/{restoreId}/cancel", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
@@ -130,6 +143,7 @@ async def cancel_restore_http(req: func.HttpRequest, client: df.DurableOrchestra
     tracking = await existing_status(client, job_tracker_id(restore_id))
     if tracking is not None and runtime_name(tracking) not in FINISHED_STATUSES:
         await client.terminate(job_tracker_id(restore_id), reason)
+    load_note = await _cancel_load(client, restore_id, reason)
     job_id = (status.custom_status or {}).get("jobId") if isinstance(status.custom_status, dict) else None
     azure_note = (
         f"The Azure Backup restore job {job_id} had already started and is NOT cancelled by this: it keeps "
@@ -138,8 +152,36 @@ async def cancel_restore_http(req: func.HttpRequest, client: df.DurableOrchestra
         "No Azure restore job had been started by this restore yet. If a trigger request was in flight, check "
         "the Backup vault's Backup jobs: an Azure job is never cancelled by this call."
     )
-    return _json(202, {"restoreId": restore_id, "cancelled": True, "jobId": job_id,
-                       "message": f"The orchestration was stopped. {azure_note}"})
+    body: dict[str, Any] = {"restoreId": restore_id, "cancelled": True, "jobId": job_id,
+                            "message": f"The orchestration was stopped. {azure_note}{load_note['message']}"}
+    if load_note.get("execution"):
+        body["loadExecution"] = load_note["execution"]
+    return _json(202, body)
+
+
+async def _cancel_load(client: df.DurableOrchestrationClient, restore_id: str, reason: str) -> dict[str, Any]:
+    """Stop a running load: its sub-orchestration, and the loader execution it started (which a terminated
+    orchestration would otherwise leave running against the server)."""
+    loading = await existing_status(client, loader_id(restore_id))
+    if loading is None or runtime_name(loading) in FINISHED_STATUSES:
+        return {"message": ""}
+    await client.terminate(loader_id(restore_id), reason)
+    custom = _custom(loading) or {}
+    name, job = custom.get("execution"), custom.get("loadJob")
+    if not name or not job:
+        return {"message": " The load had not started a loader execution yet."}
+    stopped = await asyncio.to_thread(_stop_execution, str(job), str(name))
+    return {"execution": name, "message": f" The loader execution {name} {stopped}."}
+
+
+def _stop_execution(job: str, name: str) -> str:
+    settings = get_settings()
+    client, _ = load_arm_client(settings)
+    try:
+        client.stop_execution(ContainerAppJobId.parse(job), name)
+    except DataProtectionError as exc:
+        return f"could NOT be stopped ({exc}); stop it in the Container Apps job's execution history"
+    return "was stopped"
 
 
 @bp.route(route="recovery-points", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

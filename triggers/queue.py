@@ -25,7 +25,7 @@ from pgflex_restore.alerts import (
     match_backup_instance,
     parse_alert,
 )
-from pgflex_restore.errors import DataProtectionError, RequestValidationError
+from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.storage import queue_client
 from triggers._start import existing_status, plan_restore, start_once
@@ -119,6 +119,8 @@ async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrches
             plan = plan_restore(wire, settings, f"queue-{msg.id}", origin, instance_id=instance_id)
         except RequestValidationError as exc:
             raise Rejected(str(exc), list(exc.to_dict()["error"].get("details", []))) from exc
+        except ConfigurationError as exc:  # kept with its reason: resend it once the setting is fixed
+            raise Rejected(f"configuration error: {exc}") from exc
         started = await start_once(client, plan)
         log.info("queue message %s -> restore %s (%s)", msg.id, plan.restore_id,
                  "started" if started.created else "already existed")

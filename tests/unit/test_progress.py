@@ -18,3 +18,15 @@ def test_without_a_tracker_the_restore_status_is_returned_as_is() -> None:
     assert merge_progress({"phase": "validating"}, None) == {"phase": "validating"}
     assert merge_progress(None, None) == {}
     assert merge_progress(None, {"polls": 2}) == {"polls": 2}
+
+
+def test_a_loading_restore_shows_its_loaders_step_and_next_check() -> None:
+    from pgflex_restore.progress import RESULT_STATUSES, SUCCESS_STATUSES
+
+    merged = merge_progress({"phase": "loading", "jobId": "j", "retries": 1},
+                            {"phase": "tracking", "jobStatus": "Completed", "nextCheck": "old", "retries": 2},
+                            {"phase": "loading", "loadStep": "running", "execution": "loader-1", "nextCheck": "new",
+                             "retries": 3})
+    assert merged == {"phase": "loading", "jobId": "j", "jobStatus": "Completed", "loadStep": "running",
+                      "execution": "loader-1", "nextCheck": "new", "retries": 6}
+    assert {"loaded", "load_failed"} <= RESULT_STATUSES and "loaded" in SUCCESS_STATUSES
