@@ -4,7 +4,8 @@ Shares no code with the app's core package: it works from the official API descr
 """
 
 from .clock import RealClock, VirtualClock
-from .scenario import Scenario, ScenarioError
+from .errors import ScenarioError
+from .scenario import Scenario
 from .server import EmulatorServer
 
 __all__ = ["EmulatorServer", "RealClock", "Scenario", "ScenarioError", "VirtualClock"]

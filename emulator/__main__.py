@@ -14,7 +14,8 @@ from pathlib import Path
 from types import FrameType
 
 from .clock import Clock, RealClock, VirtualClock, parse_time
-from .scenario import Scenario, ScenarioError
+from .errors import ScenarioError
+from .scenario import Scenario
 from .server import EmulatorServer
 from .spec import SpecNotFoundError, spec_root
 

@@ -34,6 +34,7 @@ class Request:
     api_version: str
     base: str  # scheme://host:port the client used
     params: dict[str, str]
+    caller: str | None = None  # the client id of the bearer token (what 403 messages name)
 
     def json(self) -> Any:
         if not self.raw_body.strip():
@@ -78,6 +79,11 @@ class ArmRoutes:
             ("GET", _route(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER
                            + "/operationStatus/(?P<op>[^/]+)"), (V2026,), operation_status),
         ]
+        # The load step's providers build on Request and Response (above), so they are imported here.
+        from . import containerapps, flexservers
+
+        for method, pattern, versions, handler in (*containerapps.routes(), *flexservers.routes()):
+            self.table.append((method, _route(pattern), versions, handler))
 
     def match(self, method: str, path: str, api_version: str) -> tuple[Handler, dict[str, str]]:
         """The handler for a request, or ARM's 404 / 405."""

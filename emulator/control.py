@@ -13,7 +13,11 @@
 | POST   throttle          | {"subscription", "readsBucket", ...}  | set (or with "disable": true, remove)  |
 | POST   scenario          | a scenario                            | replace scenario, operations and jobs  |
 | GET    jobs              |                                       | every job with status and files        |
+| GET    executions        |                                       | Container Apps executions + output     |
+| GET    configurations    |                                       | server parameter changes and outcomes  |
+| GET    token-passwords   |                                       | database tokens set as role passwords  |
 | POST   tokens/revoke     |                                       | expire every token issued so far       |
+| POST   tokens/lifetime   | {"resource", "seconds": N or null}    | lifetime of tokens issued from now on  |
 | GET    health            |                                       | {"status": "ok"}                       |
 """
 
@@ -23,8 +27,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .clock import arm_time, parse_time
+from .errors import ScenarioError
 from .faults import Fault
-from .scenario import Scenario, ScenarioError, Throttle
+from .scenario import Scenario, Throttle
 
 if TYPE_CHECKING:
     from .server import EmulatorServer
@@ -62,6 +67,10 @@ class Control:
             "POST scenario": lambda: self._scenario(body),
             "GET jobs": lambda: (200, {"jobs": emulator.jobs()}),
             "POST tokens/revoke": lambda: (200, {"revoked": emulator.revoke_tokens()}),
+            "GET executions": lambda: (200, {"executions": emulator.executions()}),
+            "GET configurations": lambda: (200, {"operations": emulator.configuration_operations()}),
+            "GET token-passwords": lambda: (200, {"tokenPasswords": emulator.token_passwords()}),
+            "POST tokens/lifetime": lambda: self._token_lifetime(body),
             "GET health": lambda: (200, {"status": "ok"}),
         }
         action = table.get(route)
@@ -95,6 +104,11 @@ class Control:
     def _scenario(self, body: Any) -> tuple[int, Any]:
         self.emulator.replace_scenario(Scenario.from_dict(body, self.emulator.state.now()))
         return 200, {"vaults": len(self.emulator.state.scenario.vaults)}
+
+    def _token_lifetime(self, body: dict[str, Any]) -> tuple[int, Any]:
+        seconds = body.get("seconds")
+        self.emulator.set_token_lifetime(str(body["resource"]), int(seconds) if seconds is not None else None)
+        return 200, {"resource": body["resource"], "seconds": seconds}
 
     def _clock(self, route: str, body: dict[str, Any]) -> tuple[int, Any]:
         clock = self.emulator.state.clock

@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class ScenarioError(ValueError):
+    """The scenario file is malformed; the message names the offending key."""
+
+
 class ArmError(Exception):
     """An error answered as ``{"error": {"code", "message", "target"?, "details"?}}`` with an HTTP status."""
 
@@ -50,4 +54,19 @@ def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:
         "ResourceNotFound",
         f"The Resource '{resource_type}/{name}' under resource group '{resource_group}' was not found. "
         "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def authorization_failed(caller: str | None, action: str, scope: str) -> ArmError:
+    """ARM's 403 when the caller's role assignments lack ``action`` on ``scope`` (a scenario's ``denyActions``)."""
+    import uuid
+
+    client = caller or "00000000-0000-0000-0000-000000000000"
+    object_id = uuid.uuid5(uuid.NAMESPACE_OID, client)  # the oid the emulator's tokens carry for that client
+    return ArmError(
+        403,
+        "AuthorizationFailed",
+        f"The client '{client}' with object id '{object_id}' does not have authorization to perform action "
+        f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
+        "your credentials.",
     )

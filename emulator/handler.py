@@ -15,7 +15,7 @@ from .arm import Request, Response
 from .auth import IDENTITY_PATH
 from .clock import arm_time
 from .errors import ArmError
-from .spec import API_VERSIONS
+from .spec import api_versions_for
 
 if TYPE_CHECKING:
     from .server import EmulatorServer
@@ -121,10 +121,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             if not api_version:
                 raise ArmError(400, "MissingApiVersionParameter",
                                "The api-version query parameter (?api-version=) is required for all requests.")
-            if api_version not in API_VERSIONS:
+            supported = api_versions_for(path)
+            if api_version not in supported:
                 raise ArmError(400, "InvalidApiVersionParameter",
                                f"The api-version '{api_version}' is invalid. The supported versions are "
-                               f"'{','.join(reversed(API_VERSIONS))}'.")
+                               f"'{','.join(reversed(supported))}'.")
             subscription = _subscription(path)
             if subscription is not None:
                 kind = "reads" if self.command == "GET" else "writes"
@@ -137,7 +138,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                                    headers={"Retry-After": str(decision.retry_after), decision.header: "0"})
             handler, params = emulator.routes.match(self.command, path, api_version)
             host = self.headers.get("Host") or f"127.0.0.1:{emulator.port}"
-            request = Request(self.command, path, query, raw, api_version, f"http://{host}", params)
+            request = Request(self.command, path, query, raw, api_version, f"http://{host}", params,
+                              caller=emulator.tokens.client_of(self.headers.get("Authorization")))
             with emulator.state.lock:
                 response = handler(emulator.state, request)
         except ArmError as error:

@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .clock import parse_time
+from .errors import ScenarioError
+from .loadscenario import ContainerAppJob, FlexibleServer, parse_job, parse_server
 
 DATASOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
 STORE_TYPES = ("VaultStore", "ArchiveStore")
 CORRUPTIONS = ("truncated", "bad-magic", "empty")
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
-
-
-class ScenarioError(ValueError):
-    """The scenario file is malformed; the message names the offending key."""
 
 
 def parse_duration(text: str, where: str) -> timedelta:
@@ -132,6 +130,9 @@ class Scenario:
     throttle: dict[str, Throttle] = field(default_factory=dict)
     page_size: int = 10
     status_spelling: str = "InProgress"
+    jobs: tuple[ContainerAppJob, ...] = ()
+    servers: tuple[FlexibleServer, ...] = ()
+    token_lifetimes: dict[str, int] = field(default_factory=dict)  # resource -> seconds
 
     @staticmethod
     def load(path: str | Path, now: datetime) -> Scenario:
@@ -150,12 +151,21 @@ class Scenario:
         """Build from a dict; ``now`` anchors relative recovery-point generators ("latest": "now-P2D")."""
         data = _mapping(data, "scenario")
         vaults: list[Vault] = []
+        jobs: list[ContainerAppJob] = []
+        servers: list[FlexibleServer] = []
         for sub_id, sub in _mapping(data.get("subscriptions", {}), "subscriptions").items():
             groups = _mapping(sub, f"subscriptions.{sub_id}").get("resourceGroups", {})
             for rg, group in _mapping(groups, f"subscriptions.{sub_id}.resourceGroups").items():
                 where = f"subscriptions.{sub_id}.resourceGroups.{rg}.vaults"
                 for name, raw in _mapping(_mapping(group, where).get("vaults", {}), where).items():
                     vaults.append(_vault((sub_id, rg, name), _mapping(raw, f"{where}.{name}"), now, f"{where}.{name}"))
+                base = f"subscriptions.{sub_id}.resourceGroups.{rg}"
+                for name, raw in _mapping(group.get("jobs", {}), f"{base}.jobs").items():
+                    jobs.append(parse_job((sub_id, rg, name), _mapping(raw, f"{base}.jobs.{name}"),
+                                          f"{base}.jobs.{name}"))
+                for name, raw in _mapping(group.get("flexibleServers", {}), f"{base}.flexibleServers").items():
+                    servers.append(parse_server((sub_id, rg, name), _mapping(raw, f"{base}.flexibleServers.{name}"),
+                                                f"{base}.flexibleServers.{name}"))
         throttle = {
             sub: Throttle(**_camel_kwargs(_mapping(raw, f"throttle.{sub}"), Throttle, f"throttle.{sub}"))
             for sub, raw in _mapping(data.get("throttle", {}), "throttle").items()
@@ -166,7 +176,9 @@ class Scenario:
         page_size = int(data.get("pageSize", 10))
         if page_size < 1:
             raise ScenarioError("pageSize: must be at least 1")
-        return Scenario(tuple(vaults), throttle, page_size, spelling)
+        lifetimes = {str(k).rstrip("/").lower(): int(v)
+                     for k, v in _mapping(data.get("tokenLifetimes", {}), "tokenLifetimes").items()}
+        return Scenario(tuple(vaults), throttle, page_size, spelling, tuple(jobs), tuple(servers), lifetimes)
 
     def vault(self, subscription: str, resource_group: str, name: str) -> Vault | None:
         for vault in self.vaults:
@@ -176,14 +188,27 @@ class Scenario:
                 return vault
         return None
 
+    def _resources(self) -> tuple[Vault | ContainerAppJob | FlexibleServer, ...]:
+        return (*self.vaults, *self.jobs, *self.servers)
+
     def has_subscription(self, subscription: str) -> bool:
-        return any(v.subscription.lower() == subscription.lower() for v in self.vaults)
+        return any(v.subscription.lower() == subscription.lower() for v in self._resources())
 
     def has_resource_group(self, subscription: str, resource_group: str) -> bool:
         return any(
             (v.subscription.lower(), v.resource_group.lower()) == (subscription.lower(), resource_group.lower())
-            for v in self.vaults
+            for v in self._resources()
         )
+
+    def job(self, subscription: str, resource_group: str, name: str) -> ContainerAppJob | None:
+        key = (subscription.lower(), resource_group.lower(), name.lower())
+        return next((j for j in self.jobs if (j.subscription.lower(), j.resource_group.lower(),
+                                              j.name.lower()) == key), None)
+
+    def server(self, subscription: str, resource_group: str, name: str) -> FlexibleServer | None:
+        key = (subscription.lower(), resource_group.lower(), name.lower())
+        return next((s for s in self.servers if (s.subscription.lower(), s.resource_group.lower(),
+                                                 s.name.lower()) == key), None)
 
 
 def _vault(names: tuple[str, str, str], raw: dict[str, Any], now: datetime, where: str) -> Vault:

@@ -43,6 +43,11 @@ class EmulatorServer:
         blobs = BlobTarget(storage_connection_string) if storage_connection_string else None
         self.state = EmulatorState(scenario, self.clock, blobs)
         self.tokens = TokenStore(token_lifetime_seconds)
+        self.tokens.lifetimes.update(scenario.token_lifetimes)
+        self.state.load.tokens = self.tokens
+        # A database token becomes the password of the role a mapped server gives that identity (loadstate).
+        self.tokens.on_issue = lambda resource, client, token, expires: self.state.load.token_issued(
+            self.state.scenario, resource, client, token, expires)
         self.faults = FaultPlan()
         self.throttler = Throttler(dict(scenario.throttle))
         self.routes = ArmRoutes()
@@ -62,6 +67,7 @@ class EmulatorServer:
         self._httpd.daemon_threads = True
         self._port = int(self._httpd.server_address[1])
         self.tokens.own_audiences = (self.url,)
+        self.state.load.identity_endpoint = self.identity_endpoint
         self._threads = [
             threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="emulator-http", daemon=True),
             threading.Thread(target=self._tick_loop, name="emulator-ticker", daemon=True),
@@ -72,6 +78,7 @@ class EmulatorServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.state.load.stop_all()  # no job execution outlives the emulator
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -168,6 +175,37 @@ class EmulatorServer:
                 for job in self.state.jobs.values()
             ]
 
+    def executions(self) -> list[dict[str, Any]]:
+        """Every job execution: status, why it ended, exit codes and the tail of its containers' output."""
+        with self.state.lock:
+            histories = [list(h) for h in self.state.load.executions.values()]
+        return [
+            {"job": e.job.name, "name": e.name, "id": e.id, "status": e.process.phase, "reason": e.process.reason,
+             "startTime": arm_time(e.start),
+             "endTime": arm_time(e.process.ended_at) if e.process.ended_at else None,
+             "containers": [{"name": c.name, "argv": c.argv, "exitCode": c.exit_code,
+                             "env": sorted(c.env)} for c in (*e.process.init_containers, *e.process.containers)],
+             "output": e.process.tail()}
+            for history in histories for e in history
+        ]
+
+    def configuration_operations(self) -> list[dict[str, Any]]:
+        """Every server parameter change and its outcome on the emulator clock."""
+        self.state.tick()
+        with self.state.lock:
+            now = self.state.now()
+            return [{"id": op.id, "server": op.server.name, "name": op.name, "value": op.value,
+                     "status": op.status(now), "error": op.error}
+                    for op in self.state.load.config_operations.values()]
+
+    def token_passwords(self) -> list[dict[str, Any]]:
+        """Database tokens set as role passwords (or why that failed)."""
+        return list(self.state.load.events)
+
+    def set_token_lifetime(self, resource: str, seconds: int | None) -> None:
+        """Tokens issued from now on for ``resource`` live ``seconds`` (None: the default lifetime)."""
+        self.tokens.set_lifetime(resource, seconds)
+
     def inject_fault(self, kind: str = "status", *, count: int = 1, status: int = 503,
                      retry_after: int | None = None, delay_seconds: float = 0.0, method: str | None = None,
                      path: str | None = None, code: str | None = None, message: str | None = None,
@@ -189,4 +227,5 @@ class EmulatorServer:
 
     def replace_scenario(self, scenario: Scenario) -> None:
         self.state.replace_scenario(scenario)
+        self.tokens.lifetimes.update(scenario.token_lifetimes)
         self.throttler = Throttler(dict(scenario.throttle))

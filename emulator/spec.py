@@ -66,8 +66,8 @@ class _Invalid(Exception):
 class BodyValidator:
     """Validates JSON values against one api-version's definitions, as the service's deserializer would."""
 
-    def __init__(self, api_version: str) -> None:
-        self.defs = definitions(api_version)
+    def __init__(self, api_version: str, defs: dict[str, Any] | None = None) -> None:
+        self.defs = defs if defs is not None else definitions(api_version)
 
     def validate(self, definition: str, value: Any, root: str = "") -> None:
         """Raise ArmError 400 naming the first field (dotted path) that breaks the schema."""
@@ -200,3 +200,41 @@ def _join(path: str, key: str) -> str:
 def validator(api_version: str) -> BodyValidator:
     """One cached validator per api-version."""
     return BodyValidator(api_version)
+
+
+# The other providers the load step calls: a minimal description derived from their official swagger (just the
+# operations used; see emulator/api/SOURCE.md), one file serving every api-version it lists.
+PROVIDER_DESCRIPTIONS = {
+    "microsoft.app": "Microsoft.App/2025-07-01/jobs.json",
+    "microsoft.dbforpostgresql": "Microsoft.DBforPostgreSQL/2025-08-01/flexibleservers.json",
+}
+
+
+@cache
+def provider_description(provider: str) -> dict[str, Any]:
+    """The derived description of one provider (lower-case namespace, e.g. ``microsoft.app``)."""
+    with (BUNDLED / PROVIDER_DESCRIPTIONS[provider]).open(encoding="utf-8") as handle:
+        document: dict[str, Any] = json.load(handle)
+    return document
+
+
+def provider_of(path: str) -> str | None:
+    """The lower-cased provider namespace a path addresses (the last ``/providers/{ns}`` segment)."""
+    parts = path.split("/")
+    found = [parts[i + 1] for i, part in enumerate(parts[:-1]) if part.lower() == "providers"]
+    return found[-1].lower() if found else None
+
+
+def api_versions_for(path: str) -> tuple[str, ...]:
+    """The api-versions ARM accepts for the provider a path addresses (DataProtection's unless another)."""
+    provider = provider_of(path)
+    if provider in PROVIDER_DESCRIPTIONS:
+        return tuple(provider_description(provider)["apiVersions"])
+    return API_VERSIONS
+
+
+@cache
+def provider_validator(provider: str) -> BodyValidator:
+    """Validates bodies against one provider's derived definitions."""
+    description = provider_description(provider)
+    return BodyValidator(description["apiVersions"][0], dict(description["definitions"]))

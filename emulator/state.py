@@ -16,6 +16,7 @@ from typing import Any
 
 from .clock import Clock, utc_now
 from .errors import ArmError
+from .loadstate import LoadState
 from .rules import check_restore_request
 from .scenario import BackupInstance, RecoveryPoint, Scenario, Vault
 from .storage import BlobTarget, RestoredFile, restored_files
@@ -94,12 +95,15 @@ class EmulatorState:
         self.operations: dict[str, Operation] = {}
         self.jobs: dict[str, Job] = {}
         self._add_past_jobs()
+        self.load = LoadState(clock)  # Container Apps jobs and flexible servers (the load step)
+        self.load.load(scenario)
 
     def now(self) -> datetime:
         return utc_now(self.clock)
 
     def replace_scenario(self, scenario: Scenario) -> None:
         with self.lock:
+            self.load.load(scenario)
             self.scenario = scenario
             self.operations.clear()
             self.jobs.clear()
@@ -128,6 +132,7 @@ class EmulatorState:
             for job in self.jobs.values():
                 if not job.finalized and now >= job.finish:
                     self._finalize(job)
+            self.load.tick()
 
     def _finalize(self, job: Job) -> None:
         job.finalized = True
