@@ -2,7 +2,7 @@
 then the checks. Every step's failure is recorded in the database's report entry and the load's error.
 
 Ownership is kept when every owner role exists and the loader can act as it (it grants itself a membership it
-lacks for the length of the load, then revokes it); otherwise the restore runs with ``--no-owner`` and the report
+lacks until the checks are done, then revokes it); otherwise the restore runs with ``--no-owner`` and the report
 says why.
 """
 
@@ -85,6 +85,8 @@ def classified(run: RestoreRun) -> list[dict[str, Any]]:
 
 
 def load_database(ctx: Context, prepared: Prepared, decision: Decision) -> None:
+    """Load one database; its report entry and the load's error say how it went. The memberships taken to keep
+    owners last until the checks have counted the rows (the owners' tables are readable through them)."""
     entry = prepared.report
     memberships = _Memberships()
     try:
@@ -93,12 +95,13 @@ def load_database(ctx: Context, prepared: Prepared, decision: Decision) -> None:
                 _timed(entry.durations, "create", lambda: _create(ctx, prepared, decision, admin, memberships))
                 no_owner = _owners(prepared, admin, memberships)
                 _timed(entry.durations, "restore", lambda: _restore(ctx, prepared, no_owner))
+                ctx.progress(entry.target, "analyze")
+                _timed(entry.durations, "analyze",
+                       lambda: _step("analyze", lambda: db.analyze(ctx.target, entry.target)))
+                ctx.progress(entry.target, "checks")
+                _timed(entry.durations, "checks", lambda: _checks(ctx, prepared))
             finally:
                 memberships.revoke(admin)
-        ctx.progress(entry.target, "analyze")
-        _timed(entry.durations, "analyze", lambda: _step("analyze", lambda: db.analyze(ctx.target, entry.target)))
-        ctx.progress(entry.target, "checks")
-        _timed(entry.durations, "checks", lambda: _checks(ctx, prepared))
         entry.status = "loaded"
     except DatabaseStepFailed as exc:
         entry.status = "failed"
