@@ -333,12 +333,15 @@ module vaultTargetRoles 'modules/vault-target-roles.bicep' = [for (containerId, 
 }]
 
 // App identity on the drill container: Storage Blob Data Contributor (verify + clean up drill files).
+// ARM may evaluate a skipped module's scope, so an empty drillContainerId must still split into enough parts.
+var drillContainerParts = split(empty(drillContainerId) ? '${resourceGroup().id}/providers/Microsoft.Storage/storageAccounts/none/blobServices/default/containers/none' : drillContainerId, '/')
+
 module drillRoles 'modules/drill-container-roles.bicep' = if (!empty(drillContainerId)) {
   name: 'drill-container-roles'
-  scope: resourceGroup(split(drillContainerId, '/')[2], split(drillContainerId, '/')[4])
+  scope: resourceGroup(drillContainerParts[2], drillContainerParts[4])
   params: {
-    storageAccountName: split(drillContainerId, '/')[8]
-    containerName: split(drillContainerId, '/')[12]
+    storageAccountName: drillContainerParts[8]
+    containerName: drillContainerParts[12]
     principalId: appPrincipalId
   }
 }
