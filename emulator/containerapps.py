@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .arm import Handler, Request, Response
-from .auth import SYSTEM_ASSIGNED_CLIENT_ID
+from .auth import SYSTEM_ASSIGNED_CLIENT_ID, TENANT_ID
 from .clock import arm_time
 from .errors import ArmError, authorization_failed, not_found
 from .loadscenario import ContainerAppJob
@@ -79,6 +79,7 @@ def job_resource(job: ContainerAppJob) -> dict[str, Any]:
             for i, client in enumerate(user_assigned)}}
     if len(user_assigned) < len(job.client_ids):
         identity["type"] = "SystemAssigned,UserAssigned" if user_assigned else "SystemAssigned"
+        identity.update(principalId=_principal(SYSTEM_ASSIGNED_CLIENT_ID), tenantId=TENANT_ID)
     template = {key: copy.deepcopy(job.template.get(key) or []) for key in (*_TEMPLATE_KEYS, "volumes")}
     return {
         "id": job.id,
