@@ -165,7 +165,9 @@ class Stack:
 def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None = None, *,
                   api_version: str = "2026-06-01", extra_env: dict[str, str] | None = None,
                   scenario_top: dict[str, Any] | None = None, grant_role: bool = True,
-                  host_options: dict[str, Any] | None = None) -> Iterator[Stack]:
+                  host_options: dict[str, Any] | None = None,
+                  resource_groups: dict[str, dict[str, Any]] | None = None) -> Iterator[Stack]:
+    """``resource_groups``: more resource groups of the subscription (e.g. a loader job and a flexible server)."""
     n = next(_unique)
     container = f"restores{n}"
     container_url = f"{azurite.endpoints.blob_account_url}/{container}"
@@ -174,6 +176,7 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
     clock = VirtualClock(START)
     spec = scenario(instances or {"pg1": backup_instance()}, [container_url] if grant_role else [],
                     **(scenario_top or {}))
+    spec["subscriptions"][SUB]["resourceGroups"].update(resource_groups or {})
     env = {
         "TASKHUB_NAME": f"hub{n}",
         "DATAPROTECTION_API_VERSION": api_version,
@@ -189,3 +192,30 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
     with local_stack.local_app(spec, env=env, clock=clock, storage=azurite.connection_string,
                                **(host_options or {})) as app:
         yield Stack(clock, app.emulator, app.host, azurite, container, container_url, queue)
+
+
+@contextmanager
+def paced_timers(stack: Stack, per_second: float = 20.0) -> Iterator[None]:
+    """Fire due durable timers at most ``per_second`` times a real second (the host needs ``auto_advance`` off).
+
+    Auto-advance jumps the virtual clock the moment nothing runs; while a loader job execution, a real process,
+    works for real seconds, that would spend a whole RESTORE_TIMEOUT of polls in them. Paced, every poll interval
+    of the restore still passes in virtual time, but the process gets real time between polls.
+    """
+    import threading
+
+    stop = threading.Event()
+
+    def drive() -> None:
+        while not stop.wait(1.0 / per_second):
+            wake = stack.host.engine.next_wakeup()
+            if wake is not None and wake > stack.clock.now():
+                stack.clock.advance_to(wake)
+
+    worker = threading.Thread(target=drive, name="paced-timers", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=5)
