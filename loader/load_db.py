@@ -85,23 +85,31 @@ def classified(run: RestoreRun) -> list[dict[str, Any]]:
 
 
 def load_database(ctx: Context, prepared: Prepared, decision: Decision) -> None:
-    """Load one database; its report entry and the load's error say how it went. The memberships taken to keep
-    owners last until the checks have counted the rows (the owners' tables are readable through them)."""
+    """Load one database; its report entry and the load's error say how it went.
+
+    A loss (a grant, a setting, an object that did not load) does not stop the database: the rest still loads,
+    ANALYZE and the checks still run so the report shows what is there, and the first loss's step fails it. The
+    memberships taken to keep owners last until the checks have counted the rows (the owners' tables are
+    readable through them)."""
     entry = prepared.report
     memberships = _Memberships()
+    deferred: list[DatabaseStepFailed] = []
     try:
         with db.connect(ctx.target, ctx.target.maintenance_db) as admin:
             try:
-                _timed(entry.durations, "create", lambda: _create(ctx, prepared, decision, admin, memberships))
+                _timed(entry.durations, "create",
+                       lambda: _keep(deferred, lambda: _create(ctx, prepared, decision, admin, memberships)))
                 no_owner = _owners(prepared, admin, memberships)
-                _timed(entry.durations, "restore", lambda: _restore(ctx, prepared, no_owner))
+                _timed(entry.durations, "restore", lambda: _keep(deferred, lambda: _restore(ctx, prepared, no_owner)))
                 ctx.progress(entry.target, "analyze")
                 _timed(entry.durations, "analyze",
                        lambda: _step("analyze", lambda: db.analyze(ctx.target, entry.target)))
                 ctx.progress(entry.target, "checks")
-                _timed(entry.durations, "checks", lambda: _checks(ctx, prepared))
+                _timed(entry.durations, "checks", lambda: _keep(deferred, lambda: _checks(ctx, prepared)))
             finally:
                 memberships.revoke(admin)
+        if deferred:
+            raise deferred[0]
         entry.status = "loaded"
     except DatabaseStepFailed as exc:
         entry.status = "failed"
@@ -109,6 +117,18 @@ def load_database(ctx: Context, prepared: Prepared, decision: Decision) -> None:
     except (psycopg.Error, PgRestoreError) as exc:
         entry.status = "failed"
         ctx.report.fail("restore", step_error_code("restore"), f"{entry.target}: {exc}")
+
+
+class _Lost(DatabaseStepFailed):
+    """A loss after which the database still goes on loading (its failure is raised at the end)."""
+
+
+def _keep(deferred: list[DatabaseStepFailed], action: Callable[[], None]) -> None:
+    """Run a step; a loss it reports is kept for the end, any other failure stops the database."""
+    try:
+        action()
+    except _Lost as exc:
+        deferred.append(exc)
 
 
 def _timed(durations: dict[str, float], name: str, action: Callable[[], None]) -> None:
@@ -149,9 +169,10 @@ def _create(ctx: Context, prepared: Prepared, decision: Decision, admin: psycopg
     if script.owner and script.owner in db.roles(admin) and memberships.ensure(admin, script.owner):
         statements.insert(0, owner_statement(entry.target, script.owner))
     _, failures = db.execute_each(admin, statements)
-    entry.messages.extend(classify_restore_output("".join(failures)))
-    if has_loss(entry.messages):
-        raise DatabaseStepFailed("create", "the database's settings, comment or privileges did not all apply")
+    items = list(classify_restore_output("".join(failures)))
+    entry.messages.extend(items)
+    if has_loss(items):
+        raise _Lost("create", "the database's settings, comment or privileges did not all apply")
 
 
 def _owners(prepared: Prepared, admin: psycopg.Connection[Any], memberships: _Memberships) -> bool:
@@ -195,7 +216,8 @@ def _run(ctx: Context, prepared: Prepared, entries: Iterable[TocEntry], *, step:
     entry.messages.extend(items)
     if has_loss(items):
         losses = [i for i in items if i.get("class") == "loss"]
-        raise DatabaseStepFailed(step, f"{len(losses)} loss(es), e.g. {losses[0].get('message')}")
+        failure = _Lost if step == "restore" else DatabaseStepFailed
+        raise failure(step, f"{len(losses)} loss(es), e.g. {losses[0].get('message')}")
 
 
 def _restore(ctx: Context, prepared: Prepared, no_owner: bool) -> None:
@@ -239,4 +261,4 @@ def _checks(ctx: Context, prepared: Prepared) -> None:
         names = ", ".join(f"{t['schema']}.{t['name']}" for t in empty[:5])
         problems.append(f"{len(empty)} table(s) whose dump holds rows have none: {names}")
     if problems:
-        raise DatabaseStepFailed("checks", "; ".join(problems))
+        raise _Lost("checks", "; ".join(problems))
