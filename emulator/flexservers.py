@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from .state import EmulatorState
 
 VERSIONS = ("2025-08-01", "2026-10-01")
+# The api-version of the operation URLs a parameter change answers with, as the service's example shows them: a
+# client must follow them as received, not with its own api-version.
+OPERATION_VERSION = "2025-06-01-preview"
 _TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
 _S = (r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DBforPostgreSQL"
       r"/flexibleServers/(?P<server>[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*)")
@@ -35,8 +38,8 @@ def routes() -> list[tuple[str, str, tuple[str, ...], Handler]]:
         ("GET", _C, VERSIONS, get_configuration),
         ("PUT", _C, VERSIONS, put_configuration),
         ("PATCH", _C, VERSIONS, put_configuration),
-        ("GET", _LOC + r"/azureAsyncOperation/(?P<op>[^/]+)", VERSIONS, operation_status),
-        ("GET", _LOC + r"/operationResults/(?P<op>[^/]+)", VERSIONS, operation_result),
+        ("GET", _LOC + r"/azureAsyncOperation/(?P<op>[^/]+)", (*VERSIONS, OPERATION_VERSION), operation_status),
+        ("GET", _LOC + r"/operationResults/(?P<op>[^/]+)", (*VERSIONS, OPERATION_VERSION), operation_result),
     ]
 
 
@@ -150,7 +153,7 @@ def _check_allowed(server: FlexibleServer, name: str, value: str) -> None:
 def _async_headers(req: Request, server: FlexibleServer, op: ConfigOperation) -> dict[str, str]:
     scope = (f"{req.base}/subscriptions/{server.subscription}/providers/Microsoft.DBforPostgreSQL/locations/"
              f"{server.location.replace(' ', '').lower()}")
-    query = f"?api-version={req.api_version}"
+    query = f"?api-version={OPERATION_VERSION}"
     return {"Azure-AsyncOperation": f"{scope}/azureAsyncOperation/{op.id}{query}",
             "Location": f"{scope}/operationResults/{op.id}{query}", "Retry-After": str(op.retry_after)}
 

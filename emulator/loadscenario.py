@@ -17,6 +17,8 @@ from .errors import ScenarioError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ARGV = (sys.executable, "-m", "loader")  # the loader image's entrypoint, run from the repository root
+# A container's `command` names programs inside its image; these are their local stand-ins.
+DEFAULT_PROGRAMS = {"python": sys.executable, "python3": sys.executable}
 EXECUTION_STATUSES = ("Running", "Processing", "Stopped", "Degraded", "Failed", "Unknown", "Succeeded")
 INTERLUDES = ("Degraded", "Unknown", "Processing")
 # What azure.extensions allows by default (Azure's own list is longer): the contrib extensions a local PostgreSQL
@@ -43,6 +45,7 @@ class ContainerAppJob:
     secrets: dict[str, str]
     client_ids: tuple[str, ...]  # the job's identities (user-assigned client ids; SYSTEM_ASSIGNED_CLIENT_ID)
     images: dict[str, tuple[str, ...]]  # image -> local argv (the image's entrypoint)
+    programs: dict[str, str]  # a `command`'s program -> local program
     workdir: str
     host_env: dict[str, str]  # extra variables of the "node" (e.g. PATH), below the container's own env
     start_status: int = 200  # 200 {name, id}, or 202 + Location polled until it gives them
@@ -57,8 +60,14 @@ class ContainerAppJob:
         return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
                 f"/providers/Microsoft.App/jobs/{self.name}")
 
-    def argv(self, image: str) -> tuple[str, ...]:
-        return self.images.get(image, DEFAULT_ARGV)
+    def argv(self, container: dict[str, Any]) -> list[str]:
+        """The local argv of a container: its `command` (programs mapped) or its image's entrypoint, + `args`."""
+        command = [str(a) for a in container.get("command") or []]
+        if command:
+            command[0] = self.programs.get(command[0], command[0])
+        else:
+            command = list(self.images.get(str(container["image"]), DEFAULT_ARGV))
+        return command + [str(a) for a in container.get("args") or []]
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ def parse_job(names: tuple[str, str, str], raw: dict[str, Any], where: str) -> C
     return ContainerAppJob(
         sub, rg, name, str(raw.get("location", "westeurope")), template, int(raw.get("replicaTimeout", 1800)),
         {str(k): str(v) for k, v in _mapping(raw.get("secrets"), f"{where}.secrets").items()}, client_ids, images,
+        {**DEFAULT_PROGRAMS, **{str(k): str(v) for k, v in _mapping(raw.get("programs"), f"{where}.programs").items()}},
         str(raw.get("workdir", REPO_ROOT)),
         {str(k): str(v) for k, v in _mapping(raw.get("hostEnv"), f"{where}.hostEnv").items()},
         status, float(start.get("seconds", 2.0)), int(start.get("retryAfter", 1)),

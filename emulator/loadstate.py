@@ -165,9 +165,7 @@ class LoadState:
             else:
                 env[name] = str(item.get("value", ""))
         env.update(platform)
-        argv = [str(a) for a in raw["command"]] if raw.get("command") else list(job.argv(str(raw["image"])))
-        argv += [str(a) for a in raw.get("args") or []]
-        return ContainerSpec(str(raw["name"]), argv, env)
+        return ContainerSpec(str(raw["name"]), job.argv(raw), env)
 
     def history(self, job: ContainerAppJob) -> list[Execution]:
         return list(self.executions.get(job.id.lower(), []))

@@ -226,10 +226,12 @@ def provider_of(path: str) -> str | None:
 
 
 def api_versions_for(path: str) -> tuple[str, ...]:
-    """The api-versions ARM accepts for the provider a path addresses (DataProtection's unless another)."""
+    """The api-versions ARM accepts for the provider a path addresses (DataProtection's unless another); the
+    routes then narrow them (an operation URL may carry another version than the call that made it)."""
     provider = provider_of(path)
     if provider in PROVIDER_DESCRIPTIONS:
-        return tuple(provider_description(provider)["apiVersions"])
+        description = provider_description(provider)
+        return (*description["apiVersions"], *description.get("operationApiVersions", []))
     return API_VERSIONS
 
 

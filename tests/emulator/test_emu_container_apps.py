@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -192,3 +193,21 @@ def test_faults_and_throttling_apply_to_job_calls(arm: Arm, emulator: EmulatorSe
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "9"
     assert emulator.executions() == []
     assert start(arm, {"containers": [container({})]}).status_code == 200
+
+
+@pytest.mark.parametrize("emulator", [{"images": {}}], indirect=True)
+def test_an_unmapped_image_runs_the_real_loader_from_the_repository(arm: Arm, emulator: EmulatorServer) -> None:
+    name = start(arm, {"containers": [container({"LOAD_REQUEST": "not a load request"})]}).json()["name"]
+    assert wait_terminal(arm, name, timeout=60)[-1] == "Failed"
+    record = next(e for e in emulator.executions() if e["name"] == name)
+    assert record["containers"][0]["argv"] == [sys.executable, "-m", "loader"]
+    assert record["containers"][0]["exitCode"] != 0  # bad input (2, docs/loading.md) once the loader is whole
+    assert record["output"]  # and why is kept
+
+
+def test_a_command_runs_with_its_program_mapped_to_a_local_one(arm: Arm, emulator: EmulatorServer) -> None:
+    command = container({"JOB_MODE": "ok"}, command=["python", "tests/emulator/jobprogram.py"])
+    name = start(arm, {"containers": [command]}).json()["name"]
+    assert wait_terminal(arm, name)[-1] == "Succeeded"
+    record = next(e for e in emulator.executions() if e["name"] == name)
+    assert record["containers"][0]["argv"] == [sys.executable, "tests/emulator/jobprogram.py"]

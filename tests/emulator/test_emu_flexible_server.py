@@ -97,6 +97,9 @@ def test_a_parameter_change_is_202_then_applied_to_the_real_server(arm: Arm, emu
     status_url, location = answer.headers["Azure-AsyncOperation"], answer.headers["Location"]
     scope = f"{emulator.url}/subscriptions/{SUB}/providers/Microsoft.DBforPostgreSQL/locations/westeurope/"
     assert status_url.startswith(scope + "azureAsyncOperation/") and location.startswith(scope + "operationResults/")
+    # Another api-version than the call's, as the service's example has them: followed as received.
+    assert {status_url.split("?")[1], location.split("?")[1]} == {"api-version=2025-06-01-preview"}
+    assert arm.get(SERVER_PATH, api_version="2025-06-01-preview").status_code == 404
     assert answer.headers["Retry-After"] == "10"
     running = arm.get(status_url)
     assert running.json()["status"] == "InProgress" and running.headers["Retry-After"] == "10"
