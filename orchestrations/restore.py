@@ -254,7 +254,7 @@ class RestoreRun:
 
     def load(self) -> Steps:
         """Load the restored files into the target server (a sub-orchestration: it polls for hours)."""
-        self.board.update(phase="loading", nextCheck=None)
+        self.board.update(phase="loading", nextCheck=None, loadTarget=self.plan.request["load"]["server"])
         target = self.plan.request["target"]
         if not self.plan.load_job:  # the starter refuses such a plan; an old instance's input may lack it
             return self.finish("load_failed", {"code": "ConfigurationError", "retryable": False,

@@ -119,8 +119,8 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
 
 
 def _loads(own: dict[str, Any]) -> bool:
-    """Whether the restore reached its load (while loading, or finished after it)."""
-    return own.get("phase") == "loading" or (own.get("phase") in ("succeeded", "failed") and bool(own.get("jobId")))
+    """Whether the restore reached its load (it names the target server from then on)."""
+    return bool(own.get("loadTarget"))
 
 
 def _custom(status: Any) -> dict[str, Any] | None:
