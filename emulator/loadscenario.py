@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .auth import SYSTEM_ASSIGNED_CLIENT_ID
-from .errors import ScenarioError
+from .errors import ArmError, ScenarioError
+from .spec import provider_validator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ARGV = (sys.executable, "-m", "loader")  # the loader image's entrypoint, run from the repository root
@@ -116,9 +117,26 @@ class FlexibleServer:
         return next((c for n, c in self.configurations.items() if n.lower() == name.lower()), None)
 
 
+_JOB_KEYS = {"location", "replicaTimeout", "identity", "images", "programs", "workdir", "hostEnv", "secrets",
+             "template", "start", "processingSeconds", "interludes", "denyActions"}
+_SERVER_KEYS = {"location", "version", "state", "fullyQualifiedDomainName", "publicNetworkAccess", "authConfig",
+                "administratorLogin", "postgres", "loaderRoles", "configurations", "timings", "failures",
+                "denyActions", "tags"}
+_CONFIGURATION_KEYS = {"value", "defaultValue", "allowedValues", "dataType", "isDynamicConfig"}
+SERVER_STATES = ("Ready", "Dropping", "Disabled", "Starting", "Stopping", "Stopped", "Updating", "Restarting",
+                 "Inaccessible", "Provisioning")
+
+
 def parse_job(names: tuple[str, str, str], raw: dict[str, Any], where: str) -> ContainerAppJob:
     sub, rg, name = names
+    _known(raw, _JOB_KEYS, where)
+    _known(_mapping(raw.get("identity"), f"{where}.identity"), {"clientIds", "systemAssigned"}, f"{where}.identity")
+    _known(_mapping(raw.get("start"), f"{where}.start"), {"status", "seconds", "retryAfter"}, f"{where}.start")
     template = _mapping(raw.get("template"), f"{where}.template")
+    try:
+        provider_validator("microsoft.app").validate("JobTemplate", template, "template")
+    except ArmError as exc:
+        raise ScenarioError(f"{where}: {exc.message}") from None
     containers = template.get("containers")
     if not isinstance(containers, list) or not containers:
         raise ScenarioError(f"{where}.template.containers: at least one container {{name, image, env, resources}}")
@@ -152,7 +170,12 @@ def parse_job(names: tuple[str, str, str], raw: dict[str, Any], where: str) -> C
 
 def parse_server(names: tuple[str, str, str], raw: dict[str, Any], where: str) -> FlexibleServer:
     sub, rg, name = names
+    _known(raw, _SERVER_KEYS, where)
+    state = str(raw.get("state", "Ready"))
+    if state not in SERVER_STATES:
+        raise ScenarioError(f"{where}.state: one of {', '.join(SERVER_STATES)}")
     postgres = _mapping(raw.get("postgres"), f"{where}.postgres")
+    _known(postgres, {"superuserDsn"}, f"{where}.postgres")
     configurations = {
         "azure.extensions": ConfigurationDef(
             "", "", DEFAULT_ALLOWED_EXTENSIONS,
@@ -160,6 +183,7 @@ def parse_server(names: tuple[str, str, str], raw: dict[str, Any], where: str) -
     }
     for conf_name, conf_raw in _mapping(raw.get("configurations"), f"{where}.configurations").items():
         conf = _mapping(conf_raw, f"{where}.configurations.{conf_name}")
+        _known(conf, _CONFIGURATION_KEYS, f"{where}.configurations.{conf_name}")
         base = configurations.get(conf_name, ConfigurationDef("", "", ""))
         configurations[conf_name] = ConfigurationDef(
             str(conf.get("value", base.value)), str(conf.get("defaultValue", base.default_value)),
@@ -167,13 +191,17 @@ def parse_server(names: tuple[str, str, str], raw: dict[str, Any], where: str) -
             bool(conf.get("isDynamicConfig", base.is_dynamic)),
             "user-override" if "value" in conf else base.source, base.description)
     timings = _mapping(raw.get("timings"), f"{where}.timings")
-    failure = _mapping(raw.get("failures"), f"{where}.failures").get("configuration")
+    _known(timings, {"configurationSeconds", "configurationRetryAfter"}, f"{where}.timings")
+    failures = _mapping(raw.get("failures"), f"{where}.failures")
+    _known(failures, {"configuration"}, f"{where}.failures")
+    failure = failures.get("configuration")
     if failure is not None and not (isinstance(failure, dict) and "code" in failure):
         raise ScenarioError(f"{where}.failures.configuration: needs at least a 'code'")
     auth = _mapping(raw.get("authConfig"), f"{where}.authConfig")
+    _known(auth, {"activeDirectoryAuth", "passwordAuth"}, f"{where}.authConfig")
     return FlexibleServer(
         sub, rg, name, str(raw.get("location", "westeurope")),
-        str(raw["version"]) if raw.get("version") is not None else None, str(raw.get("state", "Ready")),
+        str(raw["version"]) if raw.get("version") is not None else None, state,
         str(raw.get("fullyQualifiedDomainName", "127.0.0.1")), str(raw.get("publicNetworkAccess", "Enabled")),
         str(auth.get("activeDirectoryAuth", "Enabled")), str(auth.get("passwordAuth", "Enabled")),
         str(raw.get("administratorLogin", "pgadmin")),
@@ -181,7 +209,14 @@ def parse_server(names: tuple[str, str, str], raw: dict[str, Any], where: str) -
         {str(k): str(v) for k, v in _mapping(raw.get("loaderRoles"), f"{where}.loaderRoles").items()},
         configurations, float(timings.get("configurationSeconds", 5.0)),
         int(timings.get("configurationRetryAfter", 5)), failure, tuple(str(a) for a in raw.get("denyActions", [])),
+        {str(k): str(v) for k, v in _mapping(raw.get("tags"), f"{where}.tags").items()},
     )
+
+
+def _known(raw: dict[str, Any], keys: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - keys)
+    if unknown:
+        raise ScenarioError(f"{where}.{unknown[0]}: unknown key")
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
