@@ -15,7 +15,22 @@ from emulator import EmulatorServer, VirtualClock
 from emulator.auth import OSSRDBMS_RESOURCE
 from emulator.spec import provider_validator
 from tests.emulator.emusupport import START, Arm
-from tests.emulator.loadsupport import CONFIG_PATH, LOADER_CLIENT, PG, SERVER, SERVER_PATH, SUB, server_scenario
+from tests.emulator.loadsupport import (
+    APPS,
+    CONFIG_PATH,
+    LOADER_CLIENT,
+    PG,
+    RG,
+    SERVER,
+    SERVER_PATH,
+    SUB,
+    container,
+    job_scenario,
+    output,
+    server_scenario,
+    start,
+    wait_terminal,
+)
 
 NOT_ALLOWED = 'Extension "hstore" is not allow-listed for "azure_pg_admin" users in Azure Database for PostgreSQL'
 
@@ -199,3 +214,17 @@ def test_an_expired_token_fails_new_logins_while_open_sessions_go_on(emulator: E
     fresh = _db_token(emulator)
     assert fresh != token
     psycopg.connect(pg.uri(user="loader-mi", password=fresh)).close()
+
+
+def test_a_job_execution_signs_in_with_its_identity_token(pg: Postgres) -> None:
+    """The whole chain: the job's identity header -> a database token -> the role's password -> a login."""
+    group = {**job_scenario()["subscriptions"][SUB]["resourceGroups"][RG],
+             **server_scenario(pg.superuser_dsn())["subscriptions"][SUB]["resourceGroups"][RG]}
+    with EmulatorServer({"subscriptions": {SUB: {"resourceGroups": {RG: group}}}},
+                        clock=VirtualClock(START)) as emulator:
+        arm = Arm(emulator, api_version=APPS)
+        env = {"JOB_MODE": "sign-in", "AZURE_CLIENT_ID": LOADER_CLIENT, "LOADER_PG_USER": "loader-mi",
+               "PGPORT": str(pg.port)}
+        name = start(arm, {"containers": [container(env)]}).json()["name"]
+        assert wait_terminal(arm, name)[-1] == "Succeeded", output(emulator, name)
+        assert "[loader] SIGNED IN AS loader-mi" in output(emulator, name)
