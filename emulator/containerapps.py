@@ -18,7 +18,7 @@ from .errors import ArmError, authorization_failed, not_found
 from .loadscenario import ContainerAppJob
 from .loadstate import Execution, StartOperation
 from .paging import page
-from .spec import provider_validator
+from .spec import checked, provider_validator
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -29,6 +29,7 @@ _J = (r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Mic
       r"/jobs/(?P<job>[-\w\._\(\)]+)")
 _OPS = r"/subscriptions/(?P<sub>[^/]+)/providers/Microsoft\.App/locations/(?P<loc>[^/]+)"
 _EXECUTION_TYPE = "Microsoft.App/jobs/executions"
+_APP = "microsoft.app"
 _TEMPLATE_KEYS = ("containers", "initContainers")
 
 
@@ -131,7 +132,7 @@ def execution_resource(execution: Execution, api_version: str, *, consume_interl
 
 
 def get_job(state: EmulatorState, req: Request) -> Response:
-    return Response(200, job_resource(_job(state, req, "Microsoft.App/jobs/read")))
+    return Response(200, checked(_APP, "Job", job_resource(_job(state, req, "Microsoft.App/jobs/read"))))
 
 
 def start_job(state: EmulatorState, req: Request) -> Response:
@@ -141,7 +142,7 @@ def start_job(state: EmulatorState, req: Request) -> Response:
     if job.start_status == 202:
         op = state.load.new_start_operation(execution)
         return Response(202, None, _start_headers(req, job, op))
-    return Response(200, {"name": execution.name, "id": execution.id})
+    return Response(200, checked(_APP, "JobExecutionBase", {"name": execution.name, "id": execution.id}))
 
 
 def _start_template(req: Request) -> dict[str, Any] | None:
@@ -157,7 +158,7 @@ def _start_template(req: Request) -> dict[str, Any] | None:
         raise ArmError(400, "InvalidRequestContent",
                        "The request content must be a JobExecutionTemplate with at least one container "
                        f"(unexpected properties: {', '.join(unknown) or 'none'}).{wrapped}", target="containers")
-    provider_validator("microsoft.app").validate("JobExecutionTemplate", body)
+    provider_validator(_APP).validate("JobExecutionTemplate", body)
     for key in _TEMPLATE_KEYS:
         for index, container in enumerate(body.get(key) or []):
             for required in ("name", "image"):
@@ -183,7 +184,7 @@ def start_result(state: EmulatorState, req: Request) -> Response:
     job = op.execution.job
     if state.now() < op.ready:
         return Response(202, None, _start_headers(req, job, op))
-    return Response(200, {"name": op.execution.name, "id": op.execution.id})
+    return Response(200, checked(_APP, "JobExecutionBase", {"name": op.execution.name, "id": op.execution.id}))
 
 
 def list_executions(state: EmulatorState, req: Request) -> Response:
@@ -192,14 +193,16 @@ def list_executions(state: EmulatorState, req: Request) -> Response:
         raise ArmError(400, "InvalidFilter", "The emulator does not model $filter on job executions; the service "
                        "documents no syntax for it.", target="$filter")
     items = sorted(state.load.history(job), key=lambda e: e.start, reverse=True)
-    return Response(200, page(items, req.query, req.base, req.path, state.scenario.page_size,
-                               render=lambda e: execution_resource(e, req.api_version)))
+    return Response(200, checked(_APP, "ContainerAppJobExecutions", page(
+        items, req.query, req.base, req.path, state.scenario.page_size,
+        render=lambda e: execution_resource(e, req.api_version))))
 
 
 def get_execution(state: EmulatorState, req: Request) -> Response:
     job = _job(state, req, "Microsoft.App/jobs/execution/read")
     execution = _execution(state, req, job)
-    return Response(200, execution_resource(execution, req.api_version, consume_interlude=True))
+    return Response(200, checked(_APP, "JobExecution",
+                                 execution_resource(execution, req.api_version, consume_interlude=True)))
 
 
 def stop_execution(state: EmulatorState, req: Request) -> Response:

@@ -15,7 +15,7 @@ from .clock import arm_time
 from .errors import ArmError, authorization_failed, not_found
 from .loadscenario import FlexibleServer
 from .loadstate import ConfigOperation
-from .spec import provider_validator
+from .spec import checked, provider_validator
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -25,6 +25,7 @@ VERSIONS = ("2025-08-01", "2026-10-01")
 # client must follow them as received, not with its own api-version.
 OPERATION_VERSION = "2025-06-01-preview"
 _TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
+_PG = "microsoft.dbforpostgresql"
 _S = (r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.DBforPostgreSQL"
       r"/flexibleServers/(?P<server>[a-zA-Z0-9]+(?:-[a-zA-Z0-9]+)*)")
 _C = _S + r"/configurations/(?P<conf>[-\w\._]{1,256})"
@@ -102,7 +103,7 @@ def configuration_resource(state: EmulatorState, server: FlexibleServer, name: s
 
 def get_server(state: EmulatorState, req: Request) -> Response:
     server = _server(state, req, f"{_TYPE}/read")
-    return Response(200, server_resource(state, server))
+    return Response(200, checked(_PG, "Server", server_resource(state, server)))
 
 
 def _configuration_name(server: FlexibleServer, req: Request) -> str:
@@ -114,7 +115,8 @@ def _configuration_name(server: FlexibleServer, req: Request) -> str:
 
 def get_configuration(state: EmulatorState, req: Request) -> Response:
     server = _server(state, req, f"{_TYPE}/configurations/read")
-    return Response(200, configuration_resource(state, server, _configuration_name(server, req)))
+    return Response(200, checked(_PG, "Configuration",
+                                 configuration_resource(state, server, _configuration_name(server, req))))
 
 
 def put_configuration(state: EmulatorState, req: Request) -> Response:
@@ -122,7 +124,7 @@ def put_configuration(state: EmulatorState, req: Request) -> Response:
     server = _server(state, req, f"{_TYPE}/configurations/write")
     name = _configuration_name(server, req)
     body = req.json()
-    provider_validator("microsoft.dbforpostgresql").validate("ConfigurationForUpdate", body)
+    provider_validator(_PG).validate("ConfigurationForUpdate", body)
     properties = body.get("properties") if isinstance(body, dict) else None
     for key in ("value", "source"):
         if not isinstance(properties, dict) or not isinstance(properties.get(key), str):
@@ -175,11 +177,11 @@ def operation_status(state: EmulatorState, req: Request) -> Response:
     body: dict[str, Any] = {"id": req.path.rstrip("/"), "name": op.id, "status": status,
                             "startTime": arm_time(op.start)}
     if status == "InProgress":
-        return Response(200, body, {"Retry-After": str(op.retry_after)})
+        return Response(200, checked(_PG, "OperationStatus", body), {"Retry-After": str(op.retry_after)})
     body["endTime"] = arm_time(op.end)
     if op.error is not None:
         body["error"] = {"code": str(op.error.get("code")), "message": str(op.error.get("message", ""))}
-    return Response(200, body)
+    return Response(200, checked(_PG, "OperationStatus", body))
 
 
 def operation_result(state: EmulatorState, req: Request) -> Response:
@@ -190,4 +192,4 @@ def operation_result(state: EmulatorState, req: Request) -> Response:
     if op.error is not None:
         code = str(op.error.get("code", "InternalServerError"))
         raise ArmError(500 if code == "InternalServerError" else 400, code, str(op.error.get("message", "")))
-    return Response(200, configuration_resource(state, op.server, op.name))
+    return Response(200, checked(_PG, "Configuration", configuration_resource(state, op.server, op.name)))

@@ -240,3 +240,13 @@ def provider_validator(provider: str) -> BodyValidator:
     """Validates bodies against one provider's derived definitions."""
     description = provider_description(provider)
     return BodyValidator(description["apiVersions"][0], dict(description["definitions"]))
+
+
+def checked(provider: str, definition: str, body: Any) -> Any:
+    """``body`` if it fits ``definition`` of the provider's description; an emulator answer that does not is a bug
+    (RuntimeError: the request gets a 500), never a shape a client could learn to accept."""
+    try:
+        provider_validator(provider).validate(definition, body)
+    except ArmError as exc:
+        raise RuntimeError(f"the emulator's {definition} breaks the API description: {exc.message}") from None
+    return body

@@ -50,3 +50,28 @@ def test_a_scenario_posted_to_the_control_api_serves_its_job() -> None:
         unreachable = requests.post(f"{server.url}/_emulator/scenario", timeout=10, json=server_scenario(
             "host=/nonexistent-socket-dir port=1 dbname=postgres user=postgres"))
         assert unreachable.status_code == 400 and "cannot be reached as superuser" in unreachable.json()["error"]
+
+
+@pytest.mark.parametrize("provider", ["microsoft.app", "microsoft.dbforpostgresql"])
+def test_every_operation_of_the_description_is_served(provider: str) -> None:
+    """The routes follow the derived description: each of its paths and methods has a handler, for every
+    api-version it lists, and another api-version finds none."""
+    from emulator.arm import ArmRoutes
+    from emulator.errors import ArmError
+    from emulator.spec import provider_description
+
+    routes = ArmRoutes()
+    description = provider_description(provider)
+    samples = {"subscriptionId": SUB, "resourceGroupName": RG, "jobName": JOB, "jobExecutionName": f"{JOB}-abc1234",
+               "serverName": SERVER, "configurationName": "azure.extensions"}
+    served = 0
+    for template, operations in description["paths"].items():
+        path = template.format(**samples)
+        for method in operations:
+            for version in description["apiVersions"]:
+                handler, _ = routes.match(method.upper(), path, version)
+                assert callable(handler)
+                served += 1
+            with pytest.raises(ArmError):
+                routes.match(method.upper(), path, "2020-01-01")
+    assert served >= 8
