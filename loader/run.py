@@ -18,7 +18,7 @@ from . import database as db
 from .auth import Target
 from .load_db import Context, load_database
 from .prepare import StepFailed, check_versions, download, find
-from .report import Report
+from .report import STEPS, Report
 from .roles import clean_roles_script
 from .safety import UnsafeTarget, decide
 from .sources import Source
@@ -46,14 +46,22 @@ def load(options: LoadOptions, source: Source, target: Target, *, program: str, 
     """Run the load; the returned report is finished (status, timings)."""
     started = time.monotonic()
     report = Report(options.run_id, server_name or target.host, _now())
-    say = progress or (lambda database, phase: None)
+    step = ["find"]
+
+    def say(database: str, phase: str) -> None:
+        step[0] = phase if phase in STEPS else step[0]
+        if progress is not None:
+            progress(database, phase)
+
     try:
         with tempfile.TemporaryDirectory(prefix="loader-", dir=workdir) as folder:
             _load(options, source, target, program=program, folder=Path(folder), report=report, say=say)
     except StepFailed:
         pass
     except psycopg.Error as exc:
-        report.fail("create", "ServerUnreachable", f"{target.host}: {str(exc).strip()}")
+        report.fail(step[0], "ServerUnreachable", f"{target.host}: {str(exc).strip()}")
+    except Exception as exc:  # a bug or the unforeseen: still a report, with what was created so far
+        report.fail(step[0], "LoaderError", f"{type(exc).__name__}: {exc}")
     report.finish(_now(), time.monotonic() - started)
     return report
 
@@ -67,6 +75,7 @@ def _load(options: LoadOptions, source: Source, target: Target, *, program: str,
     for entry in report.databases:
         say(entry.target, "download")
     prepared = download(source, found, folder, program=program, jobs=options.jobs, report=report)
+    say("", "create")
     with db.connect(target, target.maintenance_db) as admin:
         try:
             decisions = decide([p.report.target for p in prepared], db.databases(admin),
