@@ -177,13 +177,16 @@ def _start_headers(req: Request, job: ContainerAppJob, op: StartOperation) -> di
 
 
 def start_result(state: EmulatorState, req: Request) -> Response:
-    """The start's Location: 202 until the execution is there, then its name and id."""
+    """A start's (or stop's) Location: 202 until the execution is there (has ended), then its name and id
+    (for a stop, no body)."""
     op = state.load.start_operations.get(req.params["op"])
     if op is None or op.execution.job.subscription.lower() != req.params["sub"].lower():
         raise ArmError(404, "ResourceNotFound", f"The operation '{req.params['op']}' was not found.")
     job = op.execution.job
-    if state.now() < op.ready:
+    if not op.done(state.now()):
         return Response(202, None, _start_headers(req, job, op))
+    if op.stop:
+        return Response(200, None)
     return Response(200, checked(_APP, "JobExecutionBase", {"name": op.execution.name, "id": op.execution.id}))
 
 
@@ -206,9 +209,14 @@ def get_execution(state: EmulatorState, req: Request) -> Response:
 
 
 def stop_execution(state: EmulatorState, req: Request) -> Response:
-    """Stops a running execution (its processes are killed; it ends Stopped); a finished one is left as is."""
+    """Stops a running execution (its processes are killed; it ends Stopped); a finished one is left as is.
+    With the job's ``stop.status: 202``, answers at once with a Location that is 202 until the replica has ended."""
     job = _job(state, req, "Microsoft.App/jobs/stop/execution/action")
     execution = _execution(state, req, job)
+    if job.stop_status == 202:
+        execution.process.stop(wait_seconds=0)
+        op = state.load.new_start_operation(execution, stop=True)
+        return Response(202, None, _start_headers(req, job, op))
     if not execution.process.finished:
         execution.process.stop()
     return Response(200, None)

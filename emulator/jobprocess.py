@@ -60,9 +60,11 @@ class ExecutionProcess:
         return self._done.is_set()
 
     def stop(self, wait_seconds: float = 10.0) -> None:
-        """Stop the replica (its processes get SIGTERM, then SIGKILL) and wait for it to end as Stopped."""
+        """Stop the replica (its processes get SIGTERM, then SIGKILL) and wait (up to ``wait_seconds``, 0: not at
+        all) for it to end as Stopped."""
         self._stop.set()
-        self._done.wait(wait_seconds)
+        if wait_seconds > 0:
+            self._done.wait(wait_seconds)
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)

@@ -52,6 +52,7 @@ class ContainerAppJob:
     start_status: int = 200  # 200 {name, id}, or 202 + Location polled until it gives them
     start_seconds: float = 2.0  # with 202: emulator-clock seconds until the Location answers 200
     start_retry_after: int = 1
+    stop_status: int = 200  # 200 once stopped, or 202 + Location answering 202 until the replica has ended
     processing_seconds: float = 0.0  # real seconds an execution is "Processing" before its process starts
     interludes: tuple[str, ...] = ()  # statuses answered instead of "Running" by the first GETs while it runs
     deny_actions: tuple[str, ...] = ()  # RBAC actions the caller lacks (403 AuthorizationFailed)
@@ -118,7 +119,7 @@ class FlexibleServer:
 
 
 _JOB_KEYS = {"location", "replicaTimeout", "identity", "images", "programs", "workdir", "hostEnv", "secrets",
-             "template", "start", "processingSeconds", "interludes", "denyActions"}
+             "template", "start", "stop", "processingSeconds", "interludes", "denyActions"}
 _SERVER_KEYS = {"location", "version", "state", "fullyQualifiedDomainName", "publicNetworkAccess", "authConfig",
                 "administratorLogin", "postgres", "loaderRoles", "configurations", "timings", "failures",
                 "denyActions", "tags"}
@@ -151,6 +152,11 @@ def parse_job(names: tuple[str, str, str], raw: dict[str, Any], where: str) -> C
     status = int(start.get("status", 200))
     if status not in (200, 202):
         raise ScenarioError(f"{where}.start.status: 200 or 202")
+    stop = _mapping(raw.get("stop"), f"{where}.stop")
+    _known(stop, {"status"}, f"{where}.stop")
+    stop_status = int(stop.get("status", 200))
+    if stop_status not in (200, 202):
+        raise ScenarioError(f"{where}.stop.status: 200 or 202")
     interludes = tuple(str(s) for s in raw.get("interludes", []))
     if any(s not in INTERLUDES for s in interludes):
         raise ScenarioError(f"{where}.interludes: among {', '.join(INTERLUDES)}")
@@ -163,7 +169,7 @@ def parse_job(names: tuple[str, str, str], raw: dict[str, Any], where: str) -> C
         {**DEFAULT_PROGRAMS, **{str(k): str(v) for k, v in _mapping(raw.get("programs"), f"{where}.programs").items()}},
         str(raw.get("workdir", REPO_ROOT)),
         {str(k): str(v) for k, v in _mapping(raw.get("hostEnv"), f"{where}.hostEnv").items()},
-        status, float(start.get("seconds", 2.0)), int(start.get("retryAfter", 1)),
+        status, float(start.get("seconds", 2.0)), int(start.get("retryAfter", 1)), stop_status,
         float(raw.get("processingSeconds", 0.0)), interludes, tuple(str(a) for a in raw.get("denyActions", [])),
     )
 

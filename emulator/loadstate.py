@@ -52,11 +52,16 @@ class Execution:
 
 @dataclass
 class StartOperation:
-    """A job start answered 202: its Location gives the execution once ``ready`` has passed."""
+    """A job start answered 202: its Location gives the execution once ``ready`` has passed. A stop answered 202
+    (``stop``) is done once the replica has ended."""
 
     id: str
     execution: Execution
     ready: datetime
+    stop: bool = False
+
+    def done(self, now: datetime) -> bool:
+        return self.execution.process.finished if self.stop else now >= self.ready
 
 
 @dataclass
@@ -173,9 +178,9 @@ class LoadState:
     def execution(self, job: ContainerAppJob, name: str) -> Execution | None:
         return next((e for e in self.history(job) if e.name.lower() == name.lower()), None)
 
-    def new_start_operation(self, execution: Execution) -> StartOperation:
+    def new_start_operation(self, execution: Execution, *, stop: bool = False) -> StartOperation:
         op = StartOperation(str(uuid.uuid4()), execution,
-                            self.now() + timedelta(seconds=execution.job.start_seconds))
+                            self.now() + timedelta(seconds=execution.job.start_seconds), stop)
         self.start_operations[op.id] = op
         return op
 

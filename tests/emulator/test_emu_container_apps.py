@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -211,3 +212,16 @@ def test_a_command_runs_with_its_program_mapped_to_a_local_one(arm: Arm, emulato
     assert wait_terminal(arm, name)[-1] == "Succeeded"
     record = next(e for e in emulator.executions() if e["name"] == name)
     assert record["containers"][0]["argv"] == [sys.executable, "tests/emulator/jobprogram.py"]
+
+
+@pytest.mark.parametrize("emulator", [{"stop": {"status": 202}}], indirect=True)
+def test_a_202_stop_is_done_when_its_location_says_so(arm: Arm, emulator: EmulatorServer) -> None:
+    name = start(arm, {"containers": [container({"JOB_MODE": "sleep", "JOB_SLEEP": "60"})]}).json()["name"]
+    stopping = arm.post(f"{JOB_PATH}/executions/{name}/stop", api_version=APPS)
+    assert stopping.status_code == 202 and stopping.headers["Retry-After"] == "1"
+    location = stopping.headers["Location"]
+    deadline = time.monotonic() + 15
+    while (answer := arm.get(location)).status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert answer.status_code == 200 and answer.text == ""
+    assert execution(arm, name)["properties"]["status"] == "Stopped"
