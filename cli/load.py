@@ -84,6 +84,8 @@ def _source(where: str) -> Any:
 def run_load(*, source: str, prefix: str, server: str, args: argparse.Namespace, env: Mapping[str, str],
              stdout: TextIO, stderr: TextIO) -> int:
     """Load, record what was created in the ledger, write and print the report."""
+    import psycopg
+
     from loader.auth import target_from_uri
     from loader.files import report_name
     from loader.ledger import DEFAULT_PATH, Ledger
@@ -103,7 +105,7 @@ def run_load(*, source: str, prefix: str, server: str, args: argparse.Namespace,
     except (BadInput, PgRestoreError, ValueError) as exc:
         print(f"invalid argument: {exc}", file=stderr)
         return EXIT_BAD_INPUT
-    except Exception as exc:  # psycopg's URI parser raises its own errors
+    except psycopg.Error as exc:  # libpq refused the URI
         print(f"invalid argument: --server: {exc}", file=stderr)
         return EXIT_BAD_INPUT
     run_id = f"load-cli-{uuid.uuid4()}"
