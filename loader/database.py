@@ -77,13 +77,17 @@ def execute_each(connection: psycopg.Connection[Any], statements: Iterable[str])
     return applied, failures
 
 
+class OidChanged(RuntimeError):
+    """The database to replace has another oid than the ledger's: someone else made it again since."""
+
+
 def drop_if_oid(connection: psycopg.Connection[Any], name: str, oid: int) -> None:
     """DROP DATABASE, only when the database still has ``oid`` (checked just before dropping)."""
     row = connection.execute("select oid from pg_database where datname = %s", (name,)).fetchone()
     if row is None:
         return
     if int(row[0]) != oid:
-        raise RuntimeError(f"database {name!r} now has oid {row[0]}, not {oid}: not dropped")
+        raise OidChanged(f"database {name!r} now has oid {row[0]}, not {oid}: not dropped")
     connection.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
 
 

@@ -142,7 +142,7 @@ def _timed(durations: dict[str, float], name: str, action: Callable[[], None]) -
 def _step(step: str, action: Callable[[], None]) -> None:
     try:
         action()
-    except (psycopg.Error, PgRestoreError) as exc:
+    except (psycopg.Error, PgRestoreError, db.OidChanged) as exc:
         raise DatabaseStepFailed(step, str(exc).strip()) from exc
 
 
