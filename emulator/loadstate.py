@@ -223,6 +223,10 @@ class LoadState:
         self.config_values[(op.server.id.lower(), op.name.lower())] = (op.value, op.source)
 
     # database tokens ---------------------------------------------------------------------------------------
+    def token_events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.events)
+
     def token_issued(self, scenario: Scenario, resource: str, client_id: str, token: str, expires_on: int) -> None:
         """A database token becomes the password of the role each mapped server gives that identity."""
         if resource.rstrip("/").lower() != OSSRDBMS_RESOURCE:

@@ -200,7 +200,7 @@ class EmulatorServer:
 
     def token_passwords(self) -> list[dict[str, Any]]:
         """Database tokens set as role passwords (or why that failed)."""
-        return list(self.state.load.events)
+        return self.state.load.token_events()
 
     def set_token_lifetime(self, resource: str, seconds: int | None) -> None:
         """Tokens issued from now on for ``resource`` live ``seconds`` (None: the default lifetime)."""
