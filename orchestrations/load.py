@@ -70,7 +70,8 @@ class LoadRun:
         self.polls = int(self.state.get("polls") or 0)
         self.step = "running" if self.state.get("stage") == "poll" else "server"
         self.board = StatusBoard(context, phase="loading", loadStep=self.step, loadJob=self.state["job"],
-                                 loadServer=self.record.get("server"), execution=self.record.get("execution"),
+                                 loadServer=self.record.get("server"),
+                                 execution=(self.record.get("execution") or {}).get("name"),
                                  loadPolls=self.polls or None)
         self.steps = ArmSteps(context, PollPolicy.from_dict(self.state["poll"]),
                               datetime.fromisoformat(self.state["deadline"]), int(self.state["maxTransientRetries"]),
@@ -92,10 +93,11 @@ class LoadRun:
         except DeadlineExceeded:
             return (yield from self.stop_at_deadline())
 
-    def call(self, step: str, activity: str, payload: dict[str, Any]) -> Steps:
-        """One activity through ArmSteps; a permanent failure becomes this step's error."""
-        self.step = step
-        self.board.update(loadStep=step)
+    def call(self, step: str, activity: str, payload: dict[str, Any], *, shown: str | None = None) -> Steps:
+        """One activity through ArmSteps; a permanent failure becomes this step's error. ``shown``: the step
+        the status shows, when it says more than the error's step (``running`` while the execution is polled)."""
+        self.step = shown or step
+        self.board.update(loadStep=self.step)
         try:
             return (yield from self.steps.call(activity, payload))
         except StepFailed as failed:
@@ -192,7 +194,8 @@ class LoadRun:
         """The execution once it ended; None after continuing as new (``pollsPerGeneration`` polls)."""
         name = self.record["execution"]["name"]
         for _ in range(int(self.state["pollsPerGeneration"])):
-            found = yield from self.call("job", LOAD_GET_EXECUTION, {"job": self.state["job"], "name": name})
+            found = yield from self.call("job", LOAD_GET_EXECUTION, {"job": self.state["job"], "name": name},
+                                         shown="running")
             execution = found["execution"]
             self.polls += 1
             self.record["execution"] = {k: execution.get(k) for k in ("name", "status", "startTime", "endTime")}
