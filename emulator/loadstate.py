@@ -140,9 +140,13 @@ class LoadState:
         platform = {"IDENTITY_ENDPOINT": self.identity_endpoint, "IDENTITY_HEADER": header,
                     "CONTAINER_APP_JOB_NAME": job.name, "CONTAINER_APP_JOB_EXECUTION_NAME": name,
                     "CONTAINER_APP_REPLICA_NAME": f"{name}-replica"}
-        specs = [[self._container(job, raw, platform) for raw in template.get(key) or []]
-                 for key in ("containers", "initContainers")]
         tokens = self.tokens
+        try:
+            specs = [[self._container(job, raw, platform) for raw in template.get(key) or []]
+                     for key in ("containers", "initContainers")]
+        except ArmError:
+            tokens.drop_header(header)  # nothing started: the header must not outlive the refused start
+            raise
         process = ExecutionProcess(specs[0], specs[1], job.workdir, job.replica_timeout, job.processing_seconds,
                                    self.now, on_end=lambda: tokens.drop_header(header))
         execution = Execution(name, job, template, self.now(), process, list(job.interludes))

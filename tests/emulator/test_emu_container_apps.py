@@ -225,3 +225,18 @@ def test_a_202_stop_is_done_when_its_location_says_so(arm: Arm, emulator: Emulat
         time.sleep(0.05)
     assert answer.status_code == 200 and answer.text == ""
     assert execution(arm, name)["properties"]["status"] == "Stopped"
+
+
+@pytest.mark.parametrize("emulator", [{"secrets": {"storage": "UseDevelopmentStorage=true"}}], indirect=True)
+def test_secret_refs_resolve_from_the_job_and_stay_hidden(arm: Arm, emulator: EmulatorServer) -> None:
+    loader = container({"JOB_MODE": "ok"})
+    loader["env"].append({"name": "JOB_SECRET", "secretRef": "storage"})
+    name = start(arm, {"containers": [loader]}).json()["name"]
+    assert wait_terminal(arm, name)[-1] == "Succeeded"
+    assert _env_of(output(emulator, name))["values"]["JOB_SECRET"] == "UseDevelopmentStorage=true"
+    shown = execution(arm, name)["properties"]["template"]["containers"][0]["env"]
+    assert {"name": "JOB_SECRET", "secretRef": "storage"} in shown
+    assert "UseDevelopmentStorage" not in arm.get(JOB_PATH).text
+    loader["env"][-1] = {"name": "JOB_SECRET", "secretRef": "no-such-secret"}
+    refused = start(arm, {"containers": [loader]})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "ContainerAppSecretRefNotFound"
