@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 
@@ -59,8 +60,6 @@ def not_found(resource_type: str, name: str, resource_group: str) -> ArmError:
 
 def authorization_failed(caller: str | None, action: str, scope: str) -> ArmError:
     """ARM's 403 when the caller's role assignments lack ``action`` on ``scope`` (a scenario's ``denyActions``)."""
-    import uuid
-
     client = caller or "00000000-0000-0000-0000-000000000000"
     object_id = uuid.uuid5(uuid.NAMESPACE_OID, client)  # the oid the emulator's tokens carry for that client
     return ArmError(
