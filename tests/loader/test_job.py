@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.azurite]
 REPO = Path(__file__).resolve().parents[2]
 IDENTITY_HEADER = "identity-header-secret"
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+TOKEN_LIFETIME = 30  # seconds: the loader's credential asks again for anything this close to expiry
 
 
 def _job_env(postgres: Postgres, request: dict[str, object], **extra: str) -> dict[str, str]:
@@ -50,8 +51,7 @@ def test_the_job_loads_from_blob_storage_with_a_fresh_token_for_every_section(
 
     allow_extensions(postgres)
     role = unique("loader_mi")
-    postgres.sql(f"CREATE ROLE {role} LOGIN CREATEDB CREATEROLE")
-    postgres.sql(f"GRANT azure_pg_admin TO {role}")
+    postgres.create_entra_principal(role)  # as pgaadauth_create_principal(role, isAdmin => true) makes it
     tokens: list[str] = []
 
     def issue(request: Request) -> Response:
@@ -59,10 +59,10 @@ def test_the_job_loads_from_blob_storage_with_a_fresh_token_for_every_section(
             return Response("{}", status=401)
         assert request.args["resource"] == "https://ossrdbms-aad.database.windows.net"
         assert request.args["client_id"] == CLIENT_ID
-        token = f"eyJ-{len(tokens)}-{uuid.uuid4().hex}"
-        postgres.sql(f"ALTER ROLE {role} PASSWORD '{token}'")  # every earlier token stops signing in
+        token, expires_on = f"eyJ-{len(tokens)}-{uuid.uuid4().hex}", int(time.time()) + TOKEN_LIFETIME
+        postgres.set_token_password(role, token, expires_on)  # every earlier token stops signing in
         tokens.append(token)
-        body = {"access_token": token, "expires_on": str(int(time.time()) + 120), "token_type": "Bearer",
+        body = {"access_token": token, "expires_on": str(expires_on), "token_type": "Bearer",
                 "resource": request.args["resource"], "client_id": CLIENT_ID}
         return Response(json.dumps(body), content_type="application/json")
 

@@ -5,12 +5,13 @@ role comes out with SUPERUSER/REPLICATION/BYPASSRLS, and a loss fails the load w
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from devhost.postgres import Postgres
-from tests.loader.conftest import Dumps, allow_extensions, run_load, unique
+from devhost.postgres import Postgres, start_postgres
+from tests.loader.conftest import EXTENSIONS, Dumps, allow_extensions, run_load, unique
 
 pytestmark = pytest.mark.slow
 
@@ -188,3 +189,27 @@ def test_an_unreachable_server_fails_with_a_report(dumps: Dumps, tmp_path: Path)
                   program=dumps.source.program("pg_restore"))
     assert (report.status, report.failed_step) == ("failed", "create")
     assert report.error is not None and report.error["code"] == "ServerUnreachable" and report.created == []
+
+
+@pytest.fixture(scope="module")
+def azure_pg() -> Iterator[Postgres]:
+    """A cluster of its own that enforces Azure's extension allowlist, with nothing allowed at first."""
+    server = start_postgres(extension_allowlist=[])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_extensions_off_the_allowlist_fail_the_extensions_step_until_allowed(azure_pg: Postgres, dumps: Dumps,
+                                                                            tmp_path: Path) -> None:
+    folder = dumps.copy(tmp_path, prefix="allow", only=("shop", "roles"))
+    refused = run_load(azure_pg, folder, prefix="allow", databases={"shop": "shop_refused"}).to_dict()
+    assert (refused["status"], refused["failedStep"]) == ("failed", "extensions")
+    losses = [m for m in refused["databases"][0]["messages"] if m["class"] == "loss"]
+    assert any("is not allow-listed" in m["message"] for m in losses), losses
+    allow_extensions(azure_pg)
+    assert sorted(azure_pg.allowed_extensions()) == sorted(EXTENSIONS)
+    loaded = run_load(azure_pg, folder, prefix="allow", databases={"shop": "shop_allowed"})
+    assert loaded.status == "loaded", loaded.to_json()
+    assert azure_pg.sql("select count(*) from pg_extension where extname <> 'plpgsql'", "shop_allowed") == [(3,)]
