@@ -115,6 +115,8 @@ def run_load(*, source: str, prefix: str, server: str, args: argparse.Namespace,
     phases: dict[str, str] = {}
 
     def progress(database: str, phase: str) -> None:
+        if database and phase != "download":
+            phases.pop("load", None)  # the server-wide steps are over once a database is being loaded
         phases[database or "load"] = phase
         line.show("  ".join(f"{name}: {what}" for name, what in phases.items()))
 
