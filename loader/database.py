@@ -91,6 +91,12 @@ def drop_if_oid(connection: psycopg.Connection[Any], name: str, oid: int) -> Non
     connection.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
 
 
+def database_owner(connection: psycopg.Connection[Any], name: str) -> str | None:
+    row = connection.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s",
+                             (name,)).fetchone()
+    return str(row[0]) if row else None
+
+
 def database_oid(connection: psycopg.Connection[Any], name: str) -> int | None:
     row = connection.execute("select oid from pg_database where datname = %s", (name,)).fetchone()
     return int(row[0]) if row else None

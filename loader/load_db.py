@@ -152,6 +152,9 @@ def _create(ctx: Context, prepared: Prepared, decision: Decision, admin: psycopg
     entry, toc = prepared.report, prepared.toc
     ctx.progress(entry.target, "create")
     if decision.action == REPLACE and decision.oid is not None:
+        owner = db.database_owner(admin, entry.target)
+        if owner:
+            memberships.ensure(admin, owner)  # the load gave it to the dumped owner; dropping takes its rights
         _step("create", lambda: db.drop_if_oid(admin, entry.target, decision.oid or 0))
     script = database_script("", entry.source, entry.target)
     if any(e.desc == "DATABASE" for e in toc.entries):

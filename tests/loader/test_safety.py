@@ -84,15 +84,19 @@ def test_replace_refuses_a_database_whose_oid_changed(postgres: Postgres, dumps:
 def test_replace_drops_and_recreates_a_database_the_app_created(postgres: Postgres, dumps: Dumps,
                                                                tmp_path: Path) -> None:
     name = unique("again")
-    folder = dumps.copy(tmp_path, prefix="again", only=("crm",))
-    first = run_load(postgres, folder, prefix="again", databases={"crm": name}, roles="skip")
+    allow_extensions(postgres)
+    folder = dumps.copy(tmp_path, prefix="again", only=("shop", "roles"))
+    first = run_load(postgres, folder, prefix="again", databases={"shop": name})
     assert first.status == "loaded", first.to_json()
-    postgres.sql("INSERT INTO contacts VALUES (999, 'added after the load')", name)
-    second = run_load(postgres, folder, prefix="again", databases={"crm": name}, roles="skip",
-                      on_exists="replace", replaceable=first.created)
+    owner = f"select pg_get_userbyid(datdba) from pg_database where datname = '{name}'"  # noqa: S608
+    assert postgres.sql(owner) == [("app_owner",)]  # the dumped owner, not the loader: dropping needs its rights
+    postgres.sql("INSERT INTO s.t (id) VALUES (9999)", name)
+    second = run_load(postgres, folder, prefix="again", databases={"shop": name}, on_exists="replace",
+                      replaceable=first.created)
     assert second.status == "loaded", second.to_json()
     assert _oid(postgres, name) == second.created[0]["oid"]
-    assert postgres.sql("select count(*) from contacts", name) == [(20,)]  # the row added since is gone
+    assert postgres.sql("select count(*) from s.t", name) == [(500,)]  # the row added since is gone
+    assert postgres.sql("select pg_has_role('pgadmin', 'app_owner', 'member')") == [(False,)]
 
 
 def test_an_archive_newer_than_pg_restore_is_refused_before_anything_is_created(postgres: Postgres, dumps: Dumps,
