@@ -119,3 +119,12 @@ def test_a_dump_without_a_roles_file_or_with_roles_skipped_still_loads(postgres:
     assert report.status == "loaded", report.to_json()
     assert report.roles["applied"] == 0
     assert postgres.sql("select count(*) from contacts", target) == [(20,)]
+
+
+def test_a_database_without_an_archive_fails_the_find_step(postgres: Postgres, dumps: Dumps, tmp_path: Path) -> None:
+    folder = dumps.copy(tmp_path, prefix="partial", only=("crm", "roles"))
+    (folder / "partial_notes.sql").write_text("-- a plain SQL file that is neither an archive nor a known script\n")
+    report = run_load(postgres, folder, prefix="partial", databases={"crm": unique("crm"), "shop": unique("shop")})
+    assert (report.status, report.failed_step, report.created) == ("failed", "find", [])
+    assert report.error is not None and report.error["code"] == "DumpMissing"
+    assert "shop" in report.error["message"] and "found crm" in report.error["message"]
