@@ -13,7 +13,7 @@ from pgflex_restore.settings import reset_settings_cache
 
 @pytest.fixture(autouse=True)
 def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("ARM_ENDPOINT", "POLL_MIN_SECONDS", "AZURE_CLIENT_ID"):
+    for name in ("ARM_ENDPOINT", "POLL_MIN_SECONDS", "AZURE_CLIENT_ID", "LOAD_TARGET_ALLOWLIST"):
         monkeypatch.delenv(name, raising=False)
     reset_settings_cache()
     clients.reset()
@@ -39,3 +39,18 @@ def test_broken_settings_are_a_permanent_configuration_error(monkeypatch: pytest
     assert result["ok"] is False
     assert result["error"]["code"] == "ConfigurationError"
     assert "POLL_MIN_SECONDS" in result["error"]["message"]
+
+
+def test_load_activities_refuse_bad_ids_and_servers_off_the_allowlist_as_permanent(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The load's ARM activities answer in the same envelope: a server off LOAD_TARGET_ALLOWLIST (settings may
+    change after a request was accepted) and a malformed job id are permanent, and nothing is sent."""
+    from activities import load
+
+    server = "/subscriptions/s/resourceGroups/r/providers/Microsoft.DBforPostgreSQL/flexibleServers/pg"
+    monkeypatch.setenv("LOAD_TARGET_ALLOWLIST", server.replace("/pg", "/other"))
+    refused = load.get_server({"server": server})
+    assert refused["ok"] is False and refused["armCalls"] == 0
+    assert (refused["error"]["code"], refused["error"]["retryable"]) == ("ServerNotAllowed", False)
+    bad = load.get_execution({"job": "not-a-job", "name": "e"})
+    assert bad["ok"] is False and bad["error"]["retryable"] is False and "not-a-job" in bad["error"]["message"]
