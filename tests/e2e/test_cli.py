@@ -101,11 +101,16 @@ def test_deadline_exits_3(emulator: EmulatorServer) -> None:
     assert "may still be running" in result["error"]["message"]
 
 
-def test_demo_restores_and_lists_the_files() -> None:
-    """`make demo` runs exactly this: emulator + Azurite + devhost, POST /api/restores, files in the container."""
+def test_demo_restores_loads_and_queries_the_database() -> None:
+    """`make demo` runs exactly this: emulator + Azurite + PostgreSQL + devhost, POST /api/restores with a load
+    section, the files in the container, then the loaded databases queried."""
     code, out, err = run_cli("demo", "--output", "json")
     assert code == 0, err
     report = last_json(out)
-    assert report["result"]["status"] == "succeeded"
+    assert report["result"]["status"] == "loaded", report["result"].get("error")
     names = {f["name"] for f in report["files"]}
-    assert {"demo_inventory.sql", "demo_billing.sql", "demo_roles.sql"} <= names
+    assert {"demo_inventory.sql", "demo_billing.sql", "demo_roles.sql", "demo_load-report.json"} <= names
+    assert {row["database"] for row in report["queried"]} == {"inventory", "billing"}
+    assert all(row["count"] > 0 for row in report["queried"]), report["queried"]
+    loaded = {d["target"]: d for d in report["result"]["load"]["databases"]}
+    assert all(d["objects"]["found"] == d["objects"]["expected"] for d in loaded.values())
