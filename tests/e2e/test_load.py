@@ -253,3 +253,25 @@ def test_cancelling_a_loading_restore_stops_its_loader_execution(azurite: Azurit
         assert f"loader execution {status['execution']} was stopped" in cancelled.json()["message"]
         stack.wait_until(lambda: all(e["status"] == "Stopped" for e in stack.emulator.executions()), timeout=30)
         assert len(stack.arm_requests("POST", "/stop")) == 1
+
+
+def test_a_failed_configuration_operation_fails_the_extensions_step(azurite: Azurite, pg: Postgres) -> None:
+    server = {"failures": {"configuration": {"code": "InternalServerError", "message": "could not save"}}}
+    with load_stack(azurite, pg, server=server) as stack:
+        result = stack.run(restore_body(stack, {"databases": {"appdb": target_name("cfgfail")}}), timeout=180)
+        assert result["status"] == "load_failed", result
+        assert result["error"]["code"] == "LoadExtensionsFailed" and result["error"]["armCode"] == "InternalServerError"
+        assert not stack.arm_requests("POST", f"{JOB_NAME}/start")
+
+
+def test_a_start_answered_202_and_odd_statuses_are_waited_out(azurite: Azurite, pg: Postgres) -> None:
+    """POST start answers 202 + Location, the execution shows Degraded and Unknown while it runs, and the program
+    exits 0 without a report: the restore waits through all of it and says the report is missing."""
+    job = {"images": {IMAGE: [sys.executable, "-c", "import time; time.sleep(1)"]},
+           "start": {"status": 202, "seconds": 20, "retryAfter": 5}, "interludes": ["Degraded", "Unknown"]}
+    with load_stack(azurite, pg, job=job) as stack:
+        result = stack.run(restore_body(stack, {"databases": {"appdb": target_name("odd")}}), timeout=180)
+        assert result["status"] == "load_failed", result
+        assert result["error"]["code"] == "LoadReportFailed" and result["load"]["execution"]["status"] == "Succeeded"
+        assert len(stack.arm_requests("POST", f"{JOB_NAME}/start")) == 1
+        assert stack.arm_requests("GET", "Microsoft.App/locations")  # the start's Location was followed
