@@ -1,7 +1,7 @@
 """Run every benchmark (what `make bench` calls) and print all their figures at the end.
 
 Each bench runs in its own subprocess. The ones that measure wall time on the real clock or import time
-(cold_start, arm_calls, peer) run first, one at a time; then the long virtual-clock work runs in two lanes, one
+(cold_start, arm_calls, peer, load) run first, one at a time; then the long virtual-clock work runs in two lanes, one
 per core, so the whole set fits in 10 minutes on 2 cores: lane 1 is history (its 72-hour job, then its 1, 6 and
 24-hour jobs), lane 2 is drill_scale. CPU-time figures are per thread and barely affected by the
 lanes; wall times are (each lane has a core, but Azurite, emulator threads and the OS share them).
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOLO = ("cold_start", "arm_calls", "peer")
+SOLO = ("cold_start", "arm_calls", "peer", "load")
 ALL = (*SOLO, "history", "drill_scale")
 # (label, script, extra arguments) per lane; the quick run uses one history unit with --quick instead.
 LANES: tuple[tuple[tuple[str, str, tuple[str, ...]], ...], ...] = (

@@ -1,6 +1,6 @@
 """Every benchmark still runs: each once in its tiny size (``--quick``), no timing assertions.
 
-The five run at once in subprocesses (as `make bench` runs them, but small), so the whole check takes well
+The six run at once in subprocesses (as `make bench` runs them, but small), so the whole check takes well
 under a minute; each test then reads its bench's exit code and the ``name: value`` figures it printed last.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ("arm_calls", "history", "peer", "drill_scale", "cold_start")
+BENCHES = ("arm_calls", "history", "peer", "drill_scale", "cold_start", "load")
 EXPECTED = {
     "arm_calls": {"calls_total", "calls_minimum_polite", "efficiency", "lag_validate_s", "lag_job_s"},
     "history": {"max_history_events_any_length", "cpu_ratio_2h_over_1h", "h1_orchestrator_cpu_s"},
@@ -22,6 +22,8 @@ EXPECTED = {
     "drill_scale": {"virtual_makespan_s", "theoretical_makespan_s", "arm_429s", "drill_failed", "peak_rss_mib",
                     "arm_requests_per_server", "bound_by_token_buckets_s", "drill_instance_largest_history_events",
                     "stack_peak_rss_mib"},
+    "load": {"loader_mb_per_s", "bare_pg_restore_mb_per_s", "pipe_mb_per_s", "loader_overhead_vs_bare",
+             "loader_overhead_vs_download_plus_bare", "loader_peak_rss_mib", "loader_peak_disk_mb", "step_total_s"},
     "cold_start": {"ratio", "baseline_import_median_s", "function_app_import_median_s", "ratio_first_call",
                    "first_call_imports"},
 }
