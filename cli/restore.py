@@ -30,8 +30,8 @@ from pgflex_restore.restore_plan import RestorePlan, job_tracker_id
 from pgflex_restore.settings import Settings, parse_timeout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLINE = 0, 1, 2, 3
-_EXIT_FOR_STATUS = {"succeeded": EXIT_OK, "validated": EXIT_OK, "failed": EXIT_FAILED,
-                    "deadline_exceeded": EXIT_DEADLINE}
+_EXIT_FOR_STATUS = {"succeeded": EXIT_OK, "validated": EXIT_OK, "loaded": EXIT_OK, "failed": EXIT_FAILED,
+                    "load_failed": EXIT_FAILED, "deadline_exceeded": EXIT_DEADLINE}
 
 
 def build_parser() -> argparse.ArgumentParser:
