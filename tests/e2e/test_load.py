@@ -204,8 +204,6 @@ def test_replace_drops_only_a_database_this_app_created(azurite: Azurite, pg: Po
         again = stack.run(restore_body(stack, {"databases": {"appdb": mine}, "onExists": "replace"},
                                        requestId=f"again-{mine}"), timeout=180)
         assert {"database": mine, "oid": oid} in started_requests(stack)[-1]["replaceable"]  # from the ledger
-        if again["status"] == "load_failed" and "must be owner" in again["error"]["message"]:
-            pytest.xfail("the loader cannot drop a database it created with the dump's owner (loader issue)")
         assert again["status"] == "loaded", why(stack, again)
         assert rows(pg, mine, "SELECT to_regclass('public.added_after_the_load')")[0][0] is None  # replaced
         assert_loaded(pg, mine)
