@@ -75,9 +75,10 @@ def load_resources(pg: Postgres, azurite: Azurite, *, job: dict[str, Any] | None
 
 @contextmanager
 def load_stack(azurite: Azurite, pg: Postgres, *, allow: str = SERVER, job: dict[str, Any] | None = None,
-               server: dict[str, Any] | None = None, host_options: dict[str, Any] | None = None) -> Iterator[Stack]:
+               server: dict[str, Any] | None = None, host_options: dict[str, Any] | None = None,
+               env: dict[str, str] | None = None) -> Iterator[Stack]:
     options = {"auto_advance": False, **(host_options or {})}
-    env = {"LOAD_TARGET_ALLOWLIST": allow, "LOAD_JOB": JOB}
+    env = {"LOAD_TARGET_ALLOWLIST": allow, "LOAD_JOB": JOB, **(env or {})}
     with running_stack(azurite, {"pg1": backup_instance()}, extra_env=env, host_options=options,
                        resource_groups=load_resources(pg, azurite, job=job, server=server)) as stack, \
             paced_timers(stack):
@@ -279,3 +280,15 @@ def test_a_start_answered_202_and_odd_statuses_are_waited_out(azurite: Azurite, 
         assert len(stack.arm_requests("POST", f"{JOB_NAME}/start")) == 1
         # The start's Location was followed (a re-run of the start found the execution by listing instead).
         assert stack.arm_requests("GET", "Microsoft.App/locations") or stack.reruns("load_start_execution")
+
+
+def test_at_the_deadline_the_loader_execution_is_stopped_and_the_record_says_so(azurite: Azurite,
+                                                                               pg: Postgres) -> None:
+    job = {"images": {IMAGE: [sys.executable, "-c", "import time; time.sleep(300)"]}}
+    with load_stack(azurite, pg, job=job, env={"RESTORE_TIMEOUT": "PT1H"}) as stack:
+        result = stack.run(restore_body(stack, {"databases": {"appdb": target_name("late")}}), timeout=180)
+        assert result["status"] == "deadline_exceeded", result
+        name = result["load"]["execution"]["name"]
+        assert result["load"]["execution"]["stopped"] is True
+        assert f"the loader execution {name} was stopped" in result["error"]["message"]
+        stack.wait_until(lambda: [e["status"] for e in stack.emulator.executions()] == ["Stopped"], timeout=30)
