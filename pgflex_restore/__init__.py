@@ -15,6 +15,10 @@ Modules, one job each:
 - ``timeutil``   ISO 8601 instants/durations and .NET TimeSpans
 - ``lro``        handles of long-running operations (continuation tokens)
 - ``client``     the Microsoft.DataProtection REST client (imports requests; azure-identity only lazily)
+- ``load_spec``  a request's ``load`` section and the LOAD_TARGET_ALLOWLIST rules (docs/loading.md)
+- ``load_arm``   the load's ARM shapes: server, azure.extensions, the loader job's start body and executions
+- ``load_client`` the load's ARM calls (Microsoft.DBforPostgreSQL, Microsoft.App) on the client's transport
+- ``load_report`` the loader's report in the result record, ``Load<Step>Failed`` errors, the ledger's rows
 
 The names below are the stable surface; the client is not imported here so that ``import pgflex_restore``
 stays free of ``requests``.
@@ -35,7 +39,8 @@ from .errors import (
     ThrottledError,
     TransportError,
 )
-from .ids import BackupInstanceId, RecoveryPointId, VaultId, job_guid
+from .ids import BackupInstanceId, ContainerAppJobId, FlexibleServerId, RecoveryPointId, VaultId, job_guid
+from .load_spec import LoadSpec
 from .models import RecoveryPointChoice, RestoreRequest
 from .polling import PollPolicy
 from .settings import Settings, get_settings, reset_settings_cache
@@ -46,8 +51,11 @@ __all__ = [
     "BackupInstanceId",
     "ConfigurationError",
     "ConflictError",
+    "ContainerAppJobId",
     "DataProtectionError",
     "FieldError",
+    "FlexibleServerId",
+    "LoadSpec",
     "NoRecoveryPointError",
     "NotFoundError",
     "PgflexError",
