@@ -292,3 +292,17 @@ def test_at_the_deadline_the_loader_execution_is_stopped_and_the_record_says_so(
         assert result["load"]["execution"]["stopped"] is True
         assert f"the loader execution {name} was stopped" in result["error"]["message"]
         stack.wait_until(lambda: [e["status"] for e in stack.emulator.executions()] == ["Stopped"], timeout=30)
+
+
+def test_a_load_without_load_job_is_a_configuration_error_over_http_and_on_the_queue(azurite: Azurite) -> None:
+    with running_stack(azurite, extra_env={"LOAD_TARGET_ALLOWLIST": SERVER}) as stack:
+        body = stack.request_body(load={"server": SERVER}, requestId="no-loader-job")
+        reply = stack.post_restore(body)
+        assert reply.status_code == 500 and reply.json()["error"]["code"] == "ConfigurationError", reply.text
+        assert "LOAD_JOB" in reply.json()["error"]["message"]
+        stack.send_queue_message(body)
+        rejected_queue = f"{stack.queue}-rejected"
+        stack.wait_until(lambda: stack.queue_messages(rejected_queue), timeout=60)
+        (rejected,) = stack.queue_messages(rejected_queue)
+        assert rejected["reason"].startswith("configuration error") and "LOAD_JOB" in rejected["reason"]
+        assert stack.instance("restore-no-loader-job") is None
