@@ -19,11 +19,11 @@ from pgflex_restore.drills.pgdump import MAGIC, DumpFormatError, read_custom_arc
 from pgflex_restore.drills.verify import HEAD_CACHE
 from pgflex_restore.load_report import (
     LEDGER_TABLE,
-    REPORT_SUFFIX,
     ledger_entities,
     ledger_partition,
     replaceable_from,
     report_blob_name,
+    restored_database,
 )
 
 LOAD_READ_EXTENSIONS = "load_read_extensions"
@@ -41,8 +41,9 @@ def read_extensions(payload: dict[str, Any]) -> dict[str, Any]:
     """Input: containerUrl, prefix, databases (the source names to load, or None for all). Output: the
     extensions the dumps create, and per dump its database and extensions.
 
-    Files that are not custom-format archives (roles, plain SQL) are skipped; a malformed dump is reported, not
-    raised: the loader's own checks fail the load at the right step with the right message.
+    A file is a database's by its name, as the loader reads it (``<prefix>_<database>.sql``). Files that are not
+    custom-format archives (roles, plain SQL) are skipped; a malformed dump is reported, not raised: the
+    loader's own checks fail the load at the right step with the right message.
     """
     container = container_client(payload["containerUrl"])
     prefix: str = payload["prefix"]
@@ -51,8 +52,8 @@ def read_extensions(payload: dict[str, Any]) -> dict[str, Any]:
     needed: set[str] = set()
     for blob in container.list_blobs(name_starts_with=prefix):
         size = int(blob.size or 0)
-        own = blob.name[len(prefix):len(prefix) + 1] in ("_", "-", ".", "/")  # not another restore's "<prefix>2_"
-        if not own or size < len(MAGIC) or blob.name.endswith(REPORT_SUFFIX):
+        source = restored_database(blob.name, prefix)  # None: the report, or another restore's "<prefix>2_..."
+        if source is None or size < len(MAGIC):
             continue
         head: bytes = container.download_blob(blob.name, offset=0, length=min(HEAD_CACHE, size)).readall()
         if not head.startswith(MAGIC):
@@ -69,10 +70,10 @@ def read_extensions(payload: dict[str, Any]) -> dict[str, Any]:
         except DumpFormatError as exc:
             dumps.append({"file": blob.name, "problem": str(exc)})
             continue
-        database = archive.header.database
         extensions = sorted({e.tag for e in archive.entries if e.desc == "EXTENSION" and e.tag})
-        dumps.append({"file": blob.name, "database": database, "extensions": extensions})
-        if wanted is None or database in wanted:
+        dumps.append({"file": blob.name, "database": source, "dumpedDatabase": archive.header.database,
+                      "extensions": extensions})
+        if wanted is None or source in wanted:
             needed.update(extensions)
     return {"ok": True, "extensions": sorted(needed), "dumps": dumps}
 

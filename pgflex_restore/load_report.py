@@ -20,11 +20,29 @@ MAX_ITEMS = 50
 LOADER_STEPS = ("find", "download", "version", "create", "extensions", "roles", "restore", "analyze", "checks")
 APP_STEPS = ("server", "extensions", "ledger", "job", "report")
 _KEY_UNSAFE = re.compile(r"[/\\#?%\x00-\x1f\x7f]")
+_SEPARATORS = ("_", "-", ".", "/")
+_DUMP_EXTENSIONS = (".sql", ".dump", ".backup", ".pgdump")
 
 
 def report_blob_name(prefix: str) -> str:
     """Where the loader writes its report: beside the restored files."""
     return f"{prefix}{REPORT_SUFFIX}"
+
+
+def restored_database(name: str, prefix: str) -> str | None:
+    """Which database a restored file is, by its name as the loader reads it (``<prefix>_<database>.sql``;
+    the archive's own header may name another database); None when it is not under the prefix."""
+    if not name.startswith(prefix) or name.endswith(REPORT_SUFFIX):
+        return None
+    rest = name[len(prefix):]
+    if prefix and rest[:1] not in _SEPARATORS:
+        return None  # "restore-420_x" is not under "restore-42"
+    rest = rest[1:] if prefix else rest
+    for extension in _DUMP_EXTENSIONS:
+        if rest.lower().endswith(extension):
+            rest = rest[: -len(extension)]
+            break
+    return rest or None
 
 
 def _capped(items: object, limit: int) -> tuple[list[Any], int]:

@@ -76,10 +76,10 @@ def load_resources(pg: Postgres, azurite: Azurite, *, job: dict[str, Any] | None
 @contextmanager
 def load_stack(azurite: Azurite, pg: Postgres, *, allow: str = SERVER, job: dict[str, Any] | None = None,
                server: dict[str, Any] | None = None, host_options: dict[str, Any] | None = None,
-               env: dict[str, str] | None = None) -> Iterator[Stack]:
+               env: dict[str, str] | None = None, instance: dict[str, Any] | None = None) -> Iterator[Stack]:
     options = {"auto_advance": False, **(host_options or {})}
     env = {"LOAD_TARGET_ALLOWLIST": allow, "LOAD_JOB": JOB, **(env or {})}
-    with running_stack(azurite, {"pg1": backup_instance()}, extra_env=env, host_options=options,
+    with running_stack(azurite, {"pg1": instance or backup_instance()}, extra_env=env, host_options=options,
                        resource_groups=load_resources(pg, azurite, job=job, server=server)) as stack, \
             paced_timers(stack):
         yield stack
@@ -306,3 +306,16 @@ def test_a_load_without_load_job_is_a_configuration_error_over_http_and_on_the_q
         (rejected,) = stack.queue_messages(rejected_queue)
         assert rejected["reason"].startswith("configuration error") and "LOAD_JOB" in rejected["reason"]
         assert stack.instance("restore-no-loader-job") is None
+
+
+def test_databases_are_the_restored_files_names_whatever_their_archives_say(azurite: Azurite,
+                                                                            pg: Postgres) -> None:
+    """The server's database "billing" is restored as <prefix>_billing.sql, an archive whose header names the
+    database it was dumped from: the extensions it needs are found by the file's name, as the loader loads it."""
+    target = target_name("billing")
+    with load_stack(azurite, pg, instance=backup_instance(databases=["billing", "reporting"])) as stack:
+        result = stack.run(restore_body(stack, {"databases": {"billing": target}}), timeout=180)
+        assert result["status"] == "loaded", why(stack, result)
+        assert result["load"]["extensions"]["needed"] == ["hstore", "pg_trgm", "uuid-ossp"]
+        assert [d["source"] for d in result["load"]["databases"]] == ["billing"]
+        assert_loaded(pg, target)

@@ -33,6 +33,7 @@ from pgflex_restore.load_report import (
     load_outcome,
     replaceable_from,
     report_blob_name,
+    restored_database,
     step_error,
     step_error_code,
     summarize_report,
@@ -197,3 +198,11 @@ def test_row_keys_are_table_safe_and_never_collide(a: str, b: str) -> None:
     for key in (ledger_row_key(a), ledger_row_key(b)):
         assert not any(c in key for c in "/\\#?") and not any(ord(c) < 32 or ord(c) == 127 for c in key)
     assert (ledger_row_key(a) == ledger_row_key(b)) == (a == b)
+
+
+@pytest.mark.parametrize(("name", "database"), [
+    ("restore-42_sales.sql", "sales"), ("restore-42_Sales Q1.dump", "Sales Q1"), ("restore-42/x", "x"),
+    ("restore-420_sales.sql", None), ("restore-42_load-report.json", None), ("other_sales.sql", None),
+    ("restore-42", None)])
+def test_a_restored_file_is_its_database_by_name_as_the_loader_reads_it(name: str, database: str | None) -> None:
+    assert restored_database(name, "restore-42") == database
