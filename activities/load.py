@@ -30,6 +30,7 @@ LOAD_PUT_EXTENSIONS = "load_put_extensions"
 LOAD_GET_JOB = "load_get_job"
 LOAD_START_EXECUTION = "load_start_execution"
 LOAD_GET_START_RESULT = "load_get_start_result"
+LOAD_FIND_EXECUTION = "load_find_execution"
 LOAD_GET_EXECUTION = "load_get_execution"
 LOAD_STOP_EXECUTION = "load_stop_execution"
 
@@ -112,6 +113,17 @@ def _attempt_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def find_execution(payload: dict[str, Any]) -> dict[str, Any]:
+    """Input: job, runId, since. Output: the execution this restore started (by its LOAD_REQUEST's runId), or
+    None: after a start whose outcome is unknown, the orchestrator looks before it posts again."""
+    def call(client: LoadClient, settings: Settings) -> dict[str, Any]:
+        mine = own_execution(client.list_executions(ContainerAppJobId.parse(payload["job"])), payload["runId"],
+                             parse_datetime(payload["since"]))
+        return {"execution": {"name": mine.name, "id": None} if mine is not None else None}
+
+    return run_load_arm(call, payload)
+
+
 def get_start_result(payload: dict[str, Any]) -> dict[str, Any]:
     """Input: url (the start's Location, as received). Output: the start's answer (execution, or still 202)."""
     def call(client: LoadClient, settings: Settings) -> dict[str, Any]:
@@ -161,6 +173,11 @@ def load_get_job(payload: Payload) -> dict[str, Any]:
 @bp.activity_trigger(input_name="payload")
 def load_start_execution(payload: Payload) -> dict[str, Any]:
     return start_execution(payload)
+
+
+@bp.activity_trigger(input_name="payload")
+def load_find_execution(payload: Payload) -> dict[str, Any]:
+    return find_execution(payload)
 
 
 @bp.activity_trigger(input_name="payload")

@@ -15,6 +15,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.load import (
+    LOAD_FIND_EXECUTION,
     LOAD_GET_EXECUTION,
     LOAD_GET_EXTENSIONS,
     LOAD_GET_JOB,
@@ -26,13 +27,24 @@ from activities.load import (
 )
 from activities.load_files import LOAD_LEDGER_READ, LOAD_LEDGER_RECORD, LOAD_READ_EXTENSIONS, LOAD_READ_REPORT
 from activities.restore_ops import GET_OPERATION_RESULT, GET_OPERATION_STATUS
-from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
+from orchestrations._steps import (
+    ArmSteps,
+    DeadlineExceeded,
+    StatusBoard,
+    StepFailed,
+    Steps,
+    carry_over,
+    is_throttled,
+)
 from pgflex_restore.load_arm import ExtensionsConfiguration, load_request, plan_extensions, start_body
 from pgflex_restore.load_report import load_outcome, step_error, summarize_report
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.timeutil import format_datetime
 
 LOAD_ORCHESTRATION = "load_orchestrator"
+# After a start whose outcome is unknown, look for the execution this many times, a poll interval apart, before
+# posting again (the restore's trigger does the same for its job).
+EXECUTION_LOOKUPS = 4
 
 bp = df.Blueprint()
 
@@ -175,11 +187,12 @@ class LoadRun:
                 raise StepError("extensions", step_error("extensions", cause))
 
     def start(self, body: dict[str, Any]) -> Steps:
-        """Start the execution at most once: every attempt carries the first attempt's time, so a re-run of the
-        activity (or a retry after an unclear failure) looks for this restore's execution before posting."""
+        """Start the execution at most once. Every attempt carries the first attempt's time, so a re-run of the
+        activity looks for this restore's execution before posting; after a failure that may have started one
+        (no answer, a gateway error, a crash) the orchestrator also looks, a few times, before posting again."""
         payload = {"job": self.state["job"], "body": body, "runId": self.state["restoreId"],
                    "attemptedAt": format_datetime(self.steps.now)}
-        answer = (yield from self.call("job", LOAD_START_EXECUTION, payload))["start"]
+        answer = yield from self.post_start(payload)
         while answer.get("execution") is None:
             if not answer.get("resultUrl"):
                 raise StepError("job", step_error("job", {"code": "NoExecution", "message":
@@ -187,6 +200,38 @@ class LoadRun:
             yield from self.steps.wait(self.steps.policy.next_wait(answer.get("retryAfter"), now=self.steps.now))
             answer = (yield from self.call("job", LOAD_GET_START_RESULT, {"url": answer["resultUrl"]}))["start"]
         return answer["execution"]
+
+    def post_start(self, payload: dict[str, Any]) -> Steps:
+        """The start's answer; retries as ArmSteps.call does, looking for the execution after unclear failures."""
+        self.step = "job"
+        self.board.update(loadStep="job")
+        attempt = 0
+        while True:
+            result = yield from self.steps.call_once(LOAD_START_EXECUTION, payload)
+            if result.get("ok"):
+                return result["start"]
+            error = result["error"]
+            payload = carry_over(payload, error)
+            if error.get("outcomeUnknown") or error.get("crash"):
+                found = yield from self.find_execution(payload["attemptedAt"])
+                if found is not None:
+                    return {"execution": found}
+            if not error.get("retryable") or (attempt >= self.steps.max_retries and not is_throttled(error)):
+                raise StepError("job", step_error("job", error))
+            attempt += 0 if is_throttled(error) else 1
+            yield from self.steps.back_off(max(attempt, 1), error)
+
+    def find_execution(self, since: str) -> Steps:
+        """This restore's execution, looked for EXECUTION_LOOKUPS times a poll interval apart (a new execution
+        may take a moment to be listed); None when it never shows."""
+        for _ in range(EXECUTION_LOOKUPS):
+            found = yield from self.call("job", LOAD_FIND_EXECUTION, {"job": self.state["job"],
+                                                                      "runId": self.state["restoreId"],
+                                                                      "since": since})
+            if found.get("execution"):
+                return found["execution"]
+            yield from self.steps.wait(self.steps.policy.next_wait(None, now=self.steps.now))
+        return None
 
     # -- every generation: poll the execution ---------------------------------------------------------------
 

@@ -319,3 +319,14 @@ def test_databases_are_the_restored_files_names_whatever_their_archives_say(azur
         assert result["load"]["extensions"]["needed"] == ["hstore", "pg_trgm", "uuid-ossp"]
         assert [d["source"] for d in result["load"]["databases"]] == ["billing"]
         assert_loaded(pg, target)
+
+
+def test_a_start_whose_answer_is_lost_is_found_not_posted_again(azurite: Azurite, pg: Postgres) -> None:
+    target = target_name("lost")
+    with load_stack(azurite, pg) as stack:
+        stack.emulator.inject_fault("drop-after-processing", count=1, method="POST", path="/start$")
+        result = stack.run(restore_body(stack, {"databases": {"appdb": target}}), timeout=180)
+        assert result["status"] == "loaded", why(stack, result)
+        assert len(stack.arm_requests("POST", f"{JOB_NAME}/start")) == 1
+        assert len(stack.emulator.executions()) == 1
+        assert_loaded(pg, target)

@@ -256,3 +256,34 @@ def test_the_restore_loads_after_its_job_and_reports_the_load(loaded: Any, statu
     if status == "loaded":
         assert result["load"] == {"status": "loaded"} and result["armCalls"] >= 9
         assert context.status["phase"] == "succeeded"
+
+
+def test_a_start_that_may_have_started_is_looked_for_before_posting_again() -> None:
+    result, context = run_load(answers(
+        load_start_execution=[{"ok": False, "armCalls": 1, "error": {
+            "code": "GatewayTimeout", "message": "timeout", "status": 504, "retryable": True,
+            "outcomeUnknown": True}}],
+        load_find_execution=[ok(execution=None), ok(execution={"name": "loader-1", "id": None})]))
+    assert result["status"] == "loaded"
+    assert activities(context).count("load_start_execution") == 1  # found: never posted again
+    assert [p["since"] for p in payloads(context, "load_find_execution")] == [
+        payloads(context, "load_start_execution")[0]["attemptedAt"]] * 2
+
+
+def test_a_start_never_found_is_posted_again_with_the_first_attempts_time() -> None:
+    unknown = {"ok": False, "armCalls": 1, "error": {"code": "ActivityFailed", "message": "worker recycled",
+                                                     "retryable": True, "crash": True}}
+    result, context = run_load(answers(
+        load_start_execution=[unknown, ok(start={"execution": {"name": "loader-1"}})],
+        load_find_execution=[ok(execution=None)] * 4))
+    assert result["status"] == "loaded"
+    first, second = payloads(context, "load_start_execution")
+    assert first["attemptedAt"] == second["attemptedAt"]
+
+
+def test_a_start_refused_for_good_fails_the_job_step() -> None:
+    result, context = run_load(answers(
+        load_start_execution=[failed("AuthorizationFailed", status=403)], load_get_execution=[],
+        load_read_report=[], load_ledger_record=[]))
+    assert result["error"]["code"] == "LoadJobFailed" and "Container Apps Jobs Operator" in result["error"]["advice"]
+    assert "load_find_execution" not in activities(context)
