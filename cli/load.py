@@ -68,6 +68,28 @@ def _databases(pairs: list[str]) -> dict[str, str] | None:
     return mapping
 
 
+def check_allowed(server: str, env: Mapping[str, str]) -> None:
+    """The URI's host must be on LOAD_TARGET_ALLOWLIST, as a load request's server must be (the same setting)."""
+    from loader.auth import target_from_uri
+    from pgflex_restore.errors import ConfigurationError
+    from pgflex_restore.settings import Settings
+
+    try:
+        allowlist = Settings.from_env(env).load_target_allowlist
+    except ConfigurationError as exc:
+        raise BadInput(f"configuration error: {exc}") from exc
+    import psycopg
+
+    try:
+        host = str(target_from_uri(server, env).params.get("host") or "").lower().rstrip(".")
+    except psycopg.Error as exc:  # libpq refused the URI
+        raise BadInput(f"--server: {exc}") from exc
+    if host not in allowlist:
+        raise BadInput(f"--server: host {host or '(none: a local socket)'} is not on LOAD_TARGET_ALLOWLIST; loads "
+                       "go only into servers listed there (host names or flexible server ARM ids): add it to load "
+                       "into this server")
+
+
 def _source(where: str) -> Any:
     from loader.sources import BlobSource, LocalSource
 
@@ -96,6 +118,7 @@ def run_load(*, source: str, prefix: str, server: str, args: argparse.Namespace,
         if not 1 <= args.jobs <= 32:
             raise BadInput("--jobs must be from 1 to 32")
         databases = _databases(args.database)
+        check_allowed(server, env)
         target = target_from_uri(server, env)
         program = find_program(env)
         files = _source(source)

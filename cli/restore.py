@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from cli.drill import add_drill_parser, run_drill_command
-from cli.load import add_load_into_flag, add_load_parser, load_after_restore, run_load_command
+from cli.load import BadInput, add_load_into_flag, add_load_parser, check_allowed, load_after_restore, run_load_command
 from cli.progress import LiveLine
 from cli.start import add_start_parser
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
@@ -81,7 +81,12 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 def restore_command(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], *,
                     stdout: TextIO, stderr: TextIO) -> int:
     try:
+        if getattr(args, "load_into", None):
+            check_allowed(args.load_into, env)  # before the restore, not after it
         plan = plan_from_args(args, Settings.from_env(env))
+    except BadInput as exc:
+        print(f"invalid argument: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=stderr)
         return EXIT_BAD_INPUT

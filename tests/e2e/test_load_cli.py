@@ -35,6 +35,9 @@ def target_pg() -> Iterator[Postgres]:
         server.stop()
 
 
+servers: list[EmulatorServer] = []
+
+
 @pytest.fixture
 def container_url(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real-clock emulator writing the restored files into an Azurite container the CLI then reads."""
@@ -45,7 +48,9 @@ def container_url(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator
     url = f"{azurite.endpoints.blob_account_url}/{name}"
     with EmulatorServer(scenario({"pg1": backup_instance(timings=FAST)}, [url]),
                         storage_connection_string=azurite.connection_string) as server:
-        for key, value in {**server.env(), "RESTORE_TARGET_ALLOWLIST": url, "AzureWebJobsStorage":
+        servers.append(server)
+        for key, value in {**server.env(), "RESTORE_TARGET_ALLOWLIST": url, "LOAD_TARGET_ALLOWLIST": "127.0.0.1",
+                           "AzureWebJobsStorage":
                            azurite.connection_string, "POLL_MIN_SECONDS": "0.2",
                            "POLL_DEFAULT_SECONDS": "0.5"}.items():
             monkeypatch.setenv(key, value)
@@ -66,3 +71,14 @@ def test_restore_load_into_ends_in_a_checked_database(container_url: str, target
     assert report["status"] == "loaded"
     customers = target_pg.sql("SELECT count(*) FROM public.customers", "appdb")[0][0]
     assert isinstance(customers, int) and customers > 0
+
+
+def test_restore_load_into_a_server_off_the_allowlist_exits_2_before_restoring(
+        container_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOAD_TARGET_ALLOWLIST", "pg-other.postgres.database.azure.com")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["restore", "--backup-instance", instance_id("pg1"), "--target", container_url, "--file-prefix",
+                 "cli-off", "--load-into", "postgresql://loader@127.0.0.1:5432/postgres"], stdout=out, stderr=err)
+    assert code == 2
+    assert "not on LOAD_TARGET_ALLOWLIST" in err.getvalue()
+    assert not [r for r in servers[-1].requests if r["method"] == "POST"]  # nothing validated or restored

@@ -19,6 +19,12 @@ from tests.loader.conftest import Dumps, unique
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def allowlisted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session's server is on LOAD_TARGET_ALLOWLIST, as a user's target must be."""
+    monkeypatch.setenv("LOAD_TARGET_ALLOWLIST", "127.0.0.1")
+
+
 def _load(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(["load", *argv], stdout=out, stderr=err)
@@ -58,6 +64,22 @@ def test_load_records_what_it_created_and_replaces_only_that(postgres: Postgres,
     assert code == 1 and "did not create it" in out
 
 
+def test_a_server_off_the_allowlist_is_refused_before_anything_is_read(
+        postgres: Postgres, dumps: Dumps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = dumps.copy(tmp_path / "files", prefix="off", only=("crm", "roles"))
+    target = unique("crm_off")
+    argv = ["--source", str(folder), "--prefix", "off", "--server", postgres.uri(), "--ledger",
+            str(tmp_path / "l.json"), "--database", f"crm={target}"]
+    monkeypatch.setenv("LOAD_TARGET_ALLOWLIST", "pg-other.postgres.database.azure.com")
+    code, _, err = _load(*argv)
+    assert code == 2
+    assert "host 127.0.0.1 is not on LOAD_TARGET_ALLOWLIST" in err
+    monkeypatch.delenv("LOAD_TARGET_ALLOWLIST")
+    assert _load(*argv)[0] == 2  # unset: every load refused
+    assert not postgres.sql("select 1 from pg_database where datname = %s", params=(target,))
+    assert not (folder / "off_load-report.json").exists()
+
+
 def test_bad_arguments_exit_2(tmp_path: Path, postgres: Postgres) -> None:
     base = ["--prefix", "p", "--ledger", str(tmp_path / "l.json")]
     assert _load("--source", str(tmp_path / "nowhere"), "--server", postgres.uri(), *base)[0] == 2
@@ -87,7 +109,8 @@ def test_restore_load_into_loads_from_the_restores_container_and_prefix(
     args = argparse.Namespace(load_into=postgres.uri(), output="json")
     out, err = io.StringIO(), io.StringIO()
     monkeypatch.setenv("HOME", str(tmp_path))  # the default ledger goes under this test's folder
-    code = load_after_restore(result, args, {"HOME": str(tmp_path)}, stdout=out, stderr=err)
+    code = load_after_restore(result, args, {"HOME": str(tmp_path), "LOAD_TARGET_ALLOWLIST": "127.0.0.1"},
+                              stdout=out, stderr=err)
     report = json.loads(out.getvalue().strip().splitlines()[-1])
     assert code == 0, out.getvalue() + err.getvalue()
     assert report["status"] == "loaded" and report["created"][0]["database"] == crm
