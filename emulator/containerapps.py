@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .arm import Handler, Request, Response
 from .auth import SYSTEM_ASSIGNED_CLIENT_ID, TENANT_ID
 from .clock import arm_time
-from .errors import ArmError, authorization_failed, not_found
+from .errors import ArmError, check_scope, not_found
 from .loadscenario import ContainerAppJob
 from .loadstate import Execution, StartOperation
 from .paging import page
@@ -50,12 +50,7 @@ def _job(state: EmulatorState, req: Request, action: str) -> ContainerAppJob:
     p = req.params
     scenario = state.scenario
     job = scenario.job(p["sub"], p["rg"], p["job"])
-    if job is not None and action in job.deny_actions:
-        raise authorization_failed(req.caller, action, job.id)
-    if not scenario.has_subscription(p["sub"]):
-        raise ArmError(404, "SubscriptionNotFound", f"The subscription '{p['sub']}' could not be found.")
-    if not scenario.has_resource_group(p["sub"], p["rg"]):
-        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{p['rg']}' could not be found.")
+    check_scope(scenario, p, req.caller, action, job)
     if job is None:
         raise not_found("Microsoft.App/jobs", p["job"], p["rg"])
     return job

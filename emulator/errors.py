@@ -69,3 +69,14 @@ def authorization_failed(caller: str | None, action: str, scope: str) -> ArmErro
         f"'{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh "
         "your credentials.",
     )
+
+
+def check_scope(scenario: Any, params: dict[str, str], caller: str | None, action: str, resource: Any) -> None:
+    """ARM's checks before a resource is found, in ARM's order: the caller's role on the resource (a scenario's
+    ``denyActions``), then the subscription, then the resource group (``params``: the route's sub and rg)."""
+    if resource is not None and action in resource.deny_actions:
+        raise authorization_failed(caller, action, resource.id)
+    if not scenario.has_subscription(params["sub"]):
+        raise ArmError(404, "SubscriptionNotFound", f"The subscription '{params['sub']}' could not be found.")
+    if not scenario.has_resource_group(params["sub"], params["rg"]):
+        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{params['rg']}' could not be found.")

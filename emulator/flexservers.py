@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .arm import Handler, Request, Response
 from .auth import TENANT_ID
 from .clock import arm_time
-from .errors import ArmError, authorization_failed, not_found
+from .errors import ArmError, check_scope, not_found
 from .loadscenario import FlexibleServer
 from .loadstate import ConfigOperation
 from .spec import checked, provider_validator
@@ -48,12 +48,7 @@ def _server(state: EmulatorState, req: Request, action: str) -> FlexibleServer:
     p = req.params
     scenario = state.scenario
     server = scenario.server(p["sub"], p["rg"], p["server"])
-    if server is not None and action in server.deny_actions:
-        raise authorization_failed(req.caller, action, server.id)
-    if not scenario.has_subscription(p["sub"]):
-        raise ArmError(404, "SubscriptionNotFound", f"The subscription '{p['sub']}' could not be found.")
-    if not scenario.has_resource_group(p["sub"], p["rg"]):
-        raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{p['rg']}' could not be found.")
+    check_scope(scenario, p, req.caller, action, server)
     if server is None:
         raise not_found(_TYPE, p["server"], p["rg"])
     return server
