@@ -19,11 +19,13 @@ from pgflex_restore.ids import BackupInstanceId, VaultId
 from pgflex_restore.target_urls import normalize_container_url
 from pgflex_restore.timeutil import format_iso_duration, parse_duration_or_seconds
 
+from .proof_plan import PROOF_KEYS, ProofReader, merged, needs_load, resolve
+
 PLAN_KEYS = frozenset({
     "container", "instances", "vaults", "exclude", "recoveryPoint", "maxPointAge", "concurrency", "retention",
-    "expectedDatabases", "restoreTimeout",
+    "expectedDatabases", "restoreTimeout", "servers", *PROOF_KEYS,
 })
-INSTANCE_KEYS = frozenset({"backupInstance", "expectedDatabases"})
+INSTANCE_KEYS = frozenset({"backupInstance", "expectedDatabases", *PROOF_KEYS})
 DEFAULT_MAX_POINT_AGE = timedelta(days=8)  # PostgreSQL flexible-server vaulted backups are weekly
 DEFAULT_RETENTION = timedelta(days=7)
 DEFAULT_CONCURRENCY = 4
@@ -62,6 +64,13 @@ class PlannedInstance:
 
     backup_instance: str
     expected_databases: tuple[str, ...] | None = None
+    proof: dict[str, Any] = field(default_factory=dict)  # proof keys set on this instance (proof_plan.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"backupInstance": self.backup_instance, **self.proof}
+        if self.expected_databases is not None:
+            out["expectedDatabases"] = list(self.expected_databases)
+        return out
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,24 @@ class DrillPlan:
     retention: timedelta = DEFAULT_RETENTION
     expected_databases: dict[str, tuple[str, ...]] = field(default_factory=dict)
     restore_timeout: timedelta | None = None
+    proof: dict[str, Any] = field(default_factory=dict)  # plan-level proof keys (load, checks, targets...)
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)  # server name -> its proof keys
+
+    def proof_for(self, backup_instance: str, instance_name: str, server_name: str | None) -> dict[str, Any] | None:
+        """The resolved proof options of one instance: plan level, then its server's, then its own entry."""
+        server_level: dict[str, Any] = {}
+        for key in (backup_instance, instance_name, server_name):
+            for name, options in self.servers.items():
+                if key and name.lower() == key.lower() and not server_level:
+                    server_level = options
+        own = next((p.proof for p in self.instances if p.backup_instance.lower() == backup_instance.lower()), {})
+        return resolve(merged(self.proof, server_level, own))
+
+    @property
+    def loads(self) -> bool:
+        """Some drill of this plan loads (so LOAD_JOB must be set)."""
+        return needs_load(self.proof) or any(needs_load(o) for o in self.servers.values()) \
+            or any(needs_load(p.proof) for p in self.instances)
 
     def databases_for(self, backup_instance: str, instance_name: str, server_name: str | None) -> list[str] | None:
         """Expected databases: the instance's own list, else the map by server name, instance name or id."""
@@ -98,11 +125,7 @@ class DrillPlan:
         """The normal form (also valid input for ``parse_plan``)."""
         out: dict[str, Any] = {
             "container": self.container,
-            "instances": [
-                {"backupInstance": i.backup_instance, "expectedDatabases": list(i.expected_databases)}
-                if i.expected_databases is not None else {"backupInstance": i.backup_instance}
-                for i in self.instances
-            ],
+            "instances": [i.to_dict() for i in self.instances],
             "vaults": list(self.vaults),
             "exclude": list(self.exclude),
             "recoveryPoint": self.selection.to_dict(),
@@ -113,6 +136,9 @@ class DrillPlan:
         }
         if self.restore_timeout is not None:
             out["restoreTimeout"] = format_iso_duration(self.restore_timeout)
+        out.update(self.proof)
+        if self.servers:
+            out["servers"] = {k: dict(v) for k, v in self.servers.items()}
         return out
 
 
@@ -127,8 +153,10 @@ def load_plan_text(raw: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def parse_plan(data: object, *, allowlist: Sequence[str] = (), default_vaults: Sequence[str] = ()) -> DrillPlan:
-    """Validate a plan (a dict or JSON text). ``allowlist``: RESTORE_TARGET_ALLOWLIST in normal form.
+def parse_plan(data: object, *, allowlist: Sequence[str] = (), default_vaults: Sequence[str] = (),
+               load_allowlist: Sequence[str] | None = None) -> DrillPlan:
+    """Validate a plan (a dict or JSON text). ``allowlist``: RESTORE_TARGET_ALLOWLIST in normal form;
+    ``load_allowlist``: LOAD_TARGET_ALLOWLIST in normal form (None: not checked, for a plan validated already).
 
     Without ``instances`` and ``vaults`` the plan drills every vault of ``default_vaults`` (RESTORE_VAULTS).
     :raises PlanError: every problem found, by JSON path.
@@ -140,13 +168,14 @@ def parse_plan(data: object, *, allowlist: Sequence[str] = (), default_vaults: S
             raise PlanError({"": f"not valid JSON: {exc}"}) from exc
     if not isinstance(data, dict):
         raise PlanError({"": "the drill plan must be a JSON object"})
-    return _Reader(allowlist).read(data, default_vaults)
+    return _Reader(allowlist, load_allowlist).read(data, default_vaults)
 
 
 class _Reader:
-    def __init__(self, allowlist: Sequence[str]) -> None:
+    def __init__(self, allowlist: Sequence[str], load_allowlist: Sequence[str] | None = None) -> None:
         self.allowlist = set(allowlist)
         self.problems: dict[str, str] = {}
+        self.proof = ProofReader(self.fail, load_allowlist)
 
     def fail(self, path: str, message: str) -> None:
         self.problems.setdefault(path, message)
@@ -168,10 +197,26 @@ class _Reader:
         timeout = self.duration(data, "restoreTimeout", None)
         concurrency = self.concurrency(data.get("concurrency", DEFAULT_CONCURRENCY))
         expected = self.expected(data.get("expectedDatabases", {}))
+        proof = self.proof.read(data, "")
+        servers = self.servers(data.get("servers", {}))
         if self.problems:
             raise PlanError(self.problems)
         return DrillPlan(container or "", instances, vaults, exclude, selection, max_age or DEFAULT_MAX_POINT_AGE,
-                         concurrency, retention or DEFAULT_RETENTION, expected, timeout)
+                         concurrency, retention or DEFAULT_RETENTION, expected, timeout, proof, servers)
+
+    def servers(self, value: object) -> dict[str, dict[str, Any]]:
+        if not isinstance(value, dict):
+            self.fail("servers", "must map a server (or backup instance) name to its proof keys")
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for name, options in value.items():
+            if not isinstance(options, dict):
+                self.fail(f"servers.{name}", "must be an object of proof keys (load, checks, rtoTarget, ...)")
+                continue
+            for key in sorted(set(options) - PROOF_KEYS):
+                self.fail(f"servers.{name}.{key}", f"unknown key; allowed: {', '.join(sorted(PROOF_KEYS))}")
+            out[str(name)] = self.proof.read(options, f"servers.{name}.")
+        return out
 
     def container(self, value: object) -> str | None:
         if not isinstance(value, str) or not value.strip():
@@ -195,12 +240,14 @@ class _Reader:
             path = f"instances[{index}]"
             raw_id: object = item
             databases: tuple[str, ...] | None = None
+            proof: dict[str, Any] = {}
             if isinstance(item, dict):
                 for key in sorted(set(item) - INSTANCE_KEYS):
                     self.fail(f"{path}.{key}", f"unknown key; allowed: {', '.join(sorted(INSTANCE_KEYS))}")
                 raw_id = item.get("backupInstance")
                 if "expectedDatabases" in item:
                     databases = tuple(self.names(item["expectedDatabases"], f"{path}.expectedDatabases"))
+                proof = self.proof.read(item, f"{path}.")
                 path = f"{path}.backupInstance"
             try:
                 bi = BackupInstanceId.parse(raw_id) if isinstance(raw_id, str) else None
@@ -211,7 +258,7 @@ class _Reader:
                 self.fail(path, "must be a backup instance ARM id")
                 continue
             if all(str(bi).lower() != p.backup_instance.lower() for p in out):
-                out.append(PlannedInstance(str(bi), databases))
+                out.append(PlannedInstance(str(bi), databases, proof))
         return tuple(out)
 
     def vaults(self, value: object, path: str = "vaults") -> tuple[str, ...]:

@@ -64,8 +64,13 @@ def load_plan(settings: Settings, plan_text: str | None = None) -> DrillPlan:
     raw = plan_text if plan_text is not None else settings.drill_plan
     if not raw:
         raise PlanError({"": "no drill plan: set DRILL_PLAN to the plan JSON or the path of a plan file"})
-    return parse_plan(load_plan_text(raw), allowlist=settings.restore_target_allowlist,
-                      default_vaults=[str(v) for v in settings.restore_vaults])
+    plan = parse_plan(load_plan_text(raw), allowlist=settings.restore_target_allowlist,
+                      default_vaults=[str(v) for v in settings.restore_vaults],
+                      load_allowlist=settings.load_target_allowlist)
+    if plan.loads and settings.load_job is None:
+        raise PlanError({"load": "the plan loads drills into a server, but LOAD_JOB is not set: set it to the "
+                                 "loader's Container Apps job ARM id"})
+    return plan
 
 
 def build_run_input(run_id: str, scheduled: datetime, plan: DrillPlan, settings: Settings,
@@ -81,5 +86,6 @@ def build_run_input(run_id: str, scheduled: datetime, plan: DrillPlan, settings:
             "timeoutSeconds": timeout.total_seconds(),
             "maxTransientRetries": settings.max_transient_retries,
         },
+        "loadJob": str(settings.load_job) if plan.loads and settings.load_job else None,
         "origin": origin or {},
     }
