@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,16 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from activities.payload import Payload
 from clients import alerts_queue, container_client, results_table
-from pgflex_restore.drills.records import instance_entity, summary_entity
+from pgflex_restore.drills.evidence import (
+    build_document,
+    evidence_columns,
+    instance_records,
+    newest_earlier_evidence,
+    previous_link,
+    run_fields,
+    stored_evidence,
+)
+from pgflex_restore.drills.records import SUMMARY_ROW, instance_entity, summary_entity
 from pgflex_restore.drills.run import FILES_ROOT, run_time
 from pgflex_restore.drills.verify import HEAD_CACHE, BlobFile, verify_restored_files
 from pgflex_restore.settings import get_settings
@@ -74,9 +84,46 @@ def record_result(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_run(payload: dict[str, Any]) -> dict[str, Any]:
-    """Upsert the run's summary row."""
-    results_table(get_settings().drill_results_table).upsert_entity(summary_entity(payload["summary"]))
-    return {"ok": True}
+    """Upsert the run's summary row with its evidence hash, chained to the newest earlier run's hash.
+
+    One query reads this run's rows and the earlier runs' summaries. Re-delivered, it finds its own summary
+    row and keeps the link that row stored, so the same run recorded twice stores the same hash.
+    """
+    summary = payload["summary"]
+    run_id = str(summary["runId"])
+    table = results_table(get_settings().drill_results_table)
+    quoted = run_id.replace("'", "''")
+    rows = list(table.query_entities(
+        f"PartitionKey eq '{quoted}' or (RowKey eq '{SUMMARY_ROW}' and PartitionKey lt '{quoted}')"))
+    evidence = run_evidence(summary, rows)
+    entity = _summary_row(summary, evidence)
+    table.upsert_entity(entity)
+    return {"ok": True, "evidence": evidence}
+
+
+def _summary_row(summary: dict[str, Any], evidence: dict[str, Any] | None) -> dict[str, Any]:
+    """The summary row: records.py's columns, plus startedAt and the evidence as columns of their own (they
+    must survive the record JSON's trimming, since the hash is rebuilt from the row)."""
+    entity = summary_entity({**summary, "evidence": evidence} if evidence else summary)
+    entity["startedAt"] = summary.get("startedAt") or ""
+    if evidence:
+        entity.update(evidence_columns(evidence))
+    return entity
+
+
+def run_evidence(summary: dict[str, Any], rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``{hash, previousRunId, previousHash}`` of the run, from its rows as stored (rows: this run's and the
+    earlier summaries)."""
+    run_id = str(summary["runId"])
+    own = next((r for r in rows if r.get("PartitionKey") == run_id and r.get("RowKey") == SUMMARY_ROW), None)
+    recorded = stored_evidence(own) if own else None
+    if recorded:
+        previous = previous_link(recorded["previousRunId"], recorded["previousHash"])
+    else:
+        previous = newest_earlier_evidence(rows, run_id)
+    document = build_document(run_fields(_summary_row(summary, None)), instance_records(rows, run_id), previous)
+    return {"hash": document["hash"], "previousRunId": (previous or {}).get("runId"),
+            "previousHash": (previous or {}).get("hash")}
 
 
 def send_alert(payload: dict[str, Any]) -> dict[str, Any]:

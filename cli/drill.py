@@ -7,6 +7,7 @@ fresh clone) it starts Azurite and the local DataProtection emulator with a smal
 Like cli.py, an edge of the package: devhost, emulator and function_app are imported only inside the commands.
 
 Exit codes: 0 every drill passed, 1 a drill failed, 2 bad plan or configuration.
+``drill verify-evidence FILE...`` checks saved evidence documents offline: 0 valid, 1 invalid, 2 bad input.
 """
 
 from __future__ import annotations
@@ -40,9 +41,15 @@ def add_drill_parser(commands: Any) -> None:
     drill.add_argument("--emulator", action="store_true",
                        help="drill a small vault on the local emulator and Azurite (no Azure needed)")
     drill.add_argument("--output", choices=("text", "json"), default="text")
+    actions = drill.add_subparsers(dest="drill_command", metavar="{verify-evidence}")
+    verify = actions.add_parser("verify-evidence", help="check saved evidence documents offline: each hash, "
+                                "and the chain between consecutive files (give them oldest first)")
+    verify.add_argument("files", nargs="+", metavar="FILE", help="a document saved from /api/drills/{run}/evidence")
 
 
 def run_drill_command(args: argparse.Namespace, env: Mapping[str, str], *, stdout: TextIO, stderr: TextIO) -> int:
+    if getattr(args, "drill_command", None) == "verify-evidence":
+        return verify_evidence_command(args.files, stdout=stdout, stderr=stderr)
     emulator = bool(args.emulator) or not (args.plan or env.get("DRILL_PLAN") or env.get("ARM_ENDPOINT"))
     if emulator and not args.emulator:
         print("no DRILL_PLAN or ARM_ENDPOINT configured: drilling the local emulator (--emulator)", file=stderr)
@@ -96,6 +103,33 @@ def run_drill(env: dict[str, str], plan_text: str | None, *, stderr: TextIO) -> 
     summary = state.output if isinstance(state.output, dict) else {
         "runId": run_id, "status": "failed", "error": str(state.output)}
     return {"summary": summary, "instances": sorted(instances, key=lambda r: str(r.get("instanceName")))}
+
+
+def verify_evidence_command(files: list[str], *, stdout: TextIO, stderr: TextIO) -> int:
+    """Exit 0 when every document's hash holds and each links to the one before; 1 naming the first problem;
+    2 when a file is unreadable, not JSON or not an evidence document. Reads only the files."""
+    from pgflex_restore.drills.evidence import EvidenceError, check_document, verify_chain
+
+    documents = []
+    for name in files:
+        try:
+            document = json.loads(Path(name).read_text(encoding="utf-8"))
+            check_document(document)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # EvidenceError and JSONDecodeError included
+            kind = "not a drill evidence document" if isinstance(exc, EvidenceError) else "cannot read it"
+            print(f"{name}: {kind}: {exc}", file=stderr)
+            return EXIT_BAD_INPUT
+        documents.append(document)
+    problems = verify_chain(documents)
+    if problems:
+        print(f"INVALID: {problems[0]}", file=stdout)
+        for more in problems[1:]:
+            print(f"  also: {more}", file=stdout)
+        return EXIT_FAILED
+    runs = ", ".join(str(d["runId"]) for d in documents)
+    print(f"valid: {len(documents)} document(s), every hash matches"
+          + (", each linked to the one before" if len(documents) > 1 else "") + f" ({runs})", file=stdout)
+    return EXIT_OK
 
 
 def describe(status: Mapping[str, Any]) -> str:

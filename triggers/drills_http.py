@@ -2,6 +2,7 @@
 
   GET /api/drills                 recent runs, newest first (?limit=N, default 30)
   GET /api/drills/{run}           one run: summary, every instance's record, cleanup, live progress
+  GET /api/drills/{run}/evidence  the run's evidence document, rebuilt from the rows and verified (?format=csv)
   GET /api/drills/dashboard       a self-contained HTML page: latest drill per server, trends as an inline SVG
 """
 
@@ -16,6 +17,15 @@ import azure.functions as func
 
 from clients import results_table
 from pgflex_restore.drills.dashboard import render_dashboard
+from pgflex_restore.drills.evidence import (
+    build_document,
+    instance_records,
+    previous_link,
+    run_fields,
+    stored_evidence,
+    to_csv,
+    verification,
+)
 from pgflex_restore.drills.records import SUMMARY_ROW, record_from_entity
 from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.settings import get_settings
@@ -53,6 +63,31 @@ def run_rows(run_id: str) -> list[dict[str, Any]]:
     table = results_table(get_settings().drill_results_table)
     return [{**record_from_entity(e), "_row": e["RowKey"]}
             for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'")]
+
+
+def run_entities(run_id: str) -> list[dict[str, Any]]:
+    """The run's Table rows as stored (the evidence is rebuilt from exactly these)."""
+    table = results_table(get_settings().drill_results_table)
+    return [dict(e) for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'")]
+
+
+def evidence_document(run_id: str) -> dict[str, Any] | None:
+    """The run's evidence rebuilt from its rows, with ``verification`` beside it; None for no recorded run.
+
+    ``hash`` is the hash stored when the run was recorded (the rebuilt one for an older run that stored none),
+    so a document whose rows were edited since fails offline verification as well as ``verified``.
+    """
+    rows = run_entities(run_id)
+    summary = next((r for r in rows if r.get("RowKey") == SUMMARY_ROW), None)
+    if summary is None:
+        return None
+    stored = stored_evidence(summary)
+    previous = previous_link(stored["previousRunId"], stored["previousHash"]) if stored else None
+    document = build_document(run_fields(summary), instance_records(rows, run_id), previous)
+    checked = verification(stored["hash"] if stored else None, document)
+    document["hash"] = stored["hash"] if stored else document["hash"]
+    document["verification"] = checked
+    return document
 
 
 def instances_since(oldest_run: str) -> list[dict[str, Any]]:
@@ -93,6 +128,26 @@ def list_drills_http(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="drills/dashboard", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def drills_dashboard_http(req: func.HttpRequest) -> func.HttpResponse:
     return _dashboard()
+
+
+@bp.route(route="drills/{run}/evidence", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+def drill_evidence_http(req: func.HttpRequest) -> func.HttpResponse:
+    run_id = req.route_params["run"]
+    form = (req.params.get("format") or "json").lower()
+    if form not in ("json", "csv"):
+        return _error(400, "InvalidParameter", "format: json (default) or csv")
+    try:
+        document = evidence_document(run_id)
+    except ConfigurationError as exc:
+        return _error(500, "ConfigurationError", str(exc))
+    if document is None:
+        return _error(404, "DrillRunNotFound", f"no recorded drill run with id {run_id}: list the runs with "
+                                               "GET /api/drills; a run that is still going has no evidence yet")
+    if form == "csv":
+        name = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
+        return func.HttpResponse(to_csv(document), status_code=200, mimetype="text/csv", charset="utf-8",
+                                 headers={"Content-Disposition": f'attachment; filename="{name}-evidence.csv"'})
+    return _json(200, document)
 
 
 @bp.route(route="drills/{run}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)

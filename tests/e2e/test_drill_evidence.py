@@ -1,0 +1,118 @@
+"""Drill evidence end to end: two real drill runs chain their hashes in the summary rows; the endpoint rebuilds
+and verifies the document (JSON and CSV); an edited row shows as unverified and fails the offline check."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import requests
+from azure.data.tables import TableServiceClient
+
+from activities.drill_results import record_run
+from cli.restore import main
+from devhost.azurite import Azurite
+from pgflex_restore.drills.run import run_id_for
+from tests.e2e.drill_stack import DrillStack, drill_stack
+from tests.e2e.stack import backup_instance, server_id
+
+
+def evidence(drills: DrillStack, run_id: str, **params: str) -> requests.Response:
+    return requests.get(f"{drills.stack.api}/drills/{run_id}/evidence", headers=drills.stack.key, params=params,
+                        timeout=30)
+
+
+def summary_entity(drills: DrillStack, run_id: str) -> dict[str, Any]:
+    table = TableServiceClient.from_connection_string(drills.stack.azurite.connection_string) \
+        .get_table_client(drills.table)
+    return dict(table.get_entity(run_id, "summary"))
+
+
+def verify(*paths: Path) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["drill", "verify-evidence", *map(str, paths)], stdout=out, stderr=err)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_runs_chain_their_evidence_and_an_edited_row_is_detected(azurite: Azurite, tmp_path: Path) -> None:
+    instances = {"pg1": backup_instance(),
+                 "pg2": backup_instance(serverId=server_id("pg2"), failures={"corruptDump": {"appdb": "truncated"}})}
+    with drill_stack(azurite, instances) as drills:
+        now = drills.stack.clock.now()
+        first_id, second_id = run_id_for(now, "a"), run_id_for(now, "b")
+        first = drills.run(drills.plan(), run_id=first_id)
+        second = drills.run(drills.plan(), run_id=second_id)
+        assert (first["failed"], second["failed"]) == (1, 1)
+
+        # The summary rows store the hash chain.
+        stored_first = drills.rows(first_id)["summary"]["evidence"]
+        stored_second = drills.rows(second_id)["summary"]["evidence"]
+        assert stored_first["previousRunId"] is None and len(stored_first["hash"]) == 64
+        assert stored_second["previousRunId"] == first_id and stored_second["previousHash"] == stored_first["hash"]
+        assert summary_entity(drills, second_id)["evidenceHash"] == stored_second["hash"]
+
+        # Recorded again (a re-delivered activity), the run stores the same hash.
+        again = record_run({"summary": second})
+        assert again["evidence"] == stored_second
+        assert summary_entity(drills, second_id)["evidenceHash"] == stored_second["hash"]
+
+        # The endpoint rebuilds each document and verifies it.
+        docs = {}
+        for run_id, stored in ((first_id, stored_first), (second_id, stored_second)):
+            answer = evidence(drills, run_id)
+            assert answer.status_code == 200, answer.text
+            doc = answer.json()
+            assert doc["verification"] == {"verified": True, "storedHash": stored["hash"],
+                                           "rebuiltHash": stored["hash"]}
+            assert doc["schema"] == "pgflex-restore/drill-evidence/v1" and doc["hash"] == stored["hash"]
+            assert {s["server"]: (s["verdict"], s["reason"]) for s in doc["servers"]} == {
+                "pg1": ("passed", None), "pg2": ("failed", "dump-truncated")}
+            pg1 = next(s for s in doc["servers"] if s["server"] == "pg1")
+            assert pg1["recoveryPoint"]["id"] and pg1["recoveryPoint"]["ageSeconds"] is not None
+            assert pg1["files"] and all(f["name"] and f["bytes"] > 0 for f in pg1["files"])
+            docs[run_id] = doc
+        assert docs[second_id]["previous"] == {"runId": first_id, "hash": stored_first["hash"]}
+        assert docs[first_id]["previous"] is None
+
+        # Saved as answered, the documents verify offline; out of order or with one missing, the chain breaks.
+        saved = {run_id: tmp_path / f"{run_id}.json" for run_id in docs}
+        for run_id, path in saved.items():
+            path.write_text(json.dumps(docs[run_id]), encoding="utf-8")
+        assert verify(saved[first_id], saved[second_id])[0] == 0
+        code, said = verify(saved[second_id], saved[first_id])
+        assert code == 1 and f"run {first_id}: broken chain" in said
+
+        # CSV: one row per server and check (RFC 4180: CRLF line ends).
+        answer = evidence(drills, second_id, format="csv")
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/csv")
+        assert answer.content.endswith(b"\r\n")
+        rows = list(csv.DictReader(io.StringIO(answer.content.decode(), newline="")))
+        assert {r["server"] for r in rows} == {"pg1", "pg2"}
+        assert all(r["runId"] == second_id and r["hash"] == stored_second["hash"] for r in rows)
+
+        # Someone turns the failed drill of the first run into a pass: the endpoint and the offline check say so.
+        table = TableServiceClient.from_connection_string(drills.stack.azurite.connection_string) \
+            .get_table_client(drills.table)
+        row = next(e for e in table.query_entities(f"PartitionKey eq '{first_id}'")
+                   if "pg2" in str(e.get("server")) and e["RowKey"].startswith("instance:"))
+        record = json.loads(row["record"])
+        record.update(status="passed", reason=None)
+        row["record"], row["status"] = json.dumps(record), "passed"
+        table.update_entity(row)
+        edited = evidence(drills, first_id).json()
+        assert edited["verification"]["verified"] is False
+        assert edited["verification"]["storedHash"] == stored_first["hash"] != edited["verification"]["rebuiltHash"]
+        tampered = tmp_path / "tampered.json"
+        tampered.write_text(json.dumps(edited), encoding="utf-8")
+        code, said = verify(tampered, saved[second_id])
+        assert code == 1 and f"run {first_id}: hash mismatch" in said
+        assert evidence(drills, second_id).json()["verification"]["verified"] is True  # its own rows are intact
+
+        # Unknown run, bad format, no key.
+        missing = evidence(drills, "drill-20200101T000000Z")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "DrillRunNotFound"
+        assert evidence(drills, second_id, format="xml").status_code == 400
+        assert requests.get(f"{drills.stack.api}/drills/{second_id}/evidence", timeout=30).status_code == 401
