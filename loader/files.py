@@ -13,6 +13,7 @@ from .versions import MAGIC
 
 SCRIPTS = ("roles", "tablespace", "schema")
 REPORT_SUFFIX = "_load-report.json"
+REPORT_SUFFIXES = (REPORT_SUFFIX, "_drop-report.json")  # the loader's own reports, never restored files
 _SEPARATORS = ("_", "-", ".", "/")
 _EXTENSIONS = (".sql", ".dump", ".backup", ".pgdump")
 
@@ -32,6 +33,7 @@ class FoundFiles:
     databases: dict[str, RestoredFile] = field(default_factory=dict)
     scripts: dict[str, RestoredFile] = field(default_factory=dict)
     other: list[RestoredFile] = field(default_factory=list)
+    every: list[RestoredFile] = field(default_factory=list)  # every restored file under the prefix, by name
 
 
 def stem(name: str, prefix: str) -> str | None:
@@ -55,7 +57,7 @@ def stem(name: str, prefix: str) -> str | None:
 def classify(name: str, size: int, head: bytes, prefix: str) -> RestoredFile | None:
     """One file from its name, size and first bytes; None when it is not a restored file under the prefix (the
     loader's own report, other prefixes)."""
-    if name.endswith(REPORT_SUFFIX):
+    if name.endswith(REPORT_SUFFIXES):
         return None
     key = stem(name, prefix)
     if key is None or not key:
@@ -70,8 +72,8 @@ def classify(name: str, size: int, head: bytes, prefix: str) -> RestoredFile | N
 
 def collect(files: list[RestoredFile]) -> FoundFiles:
     """Group classified files; a database or script that appears twice keeps the first name (sorted)."""
-    found = FoundFiles()
-    for file in sorted(files, key=lambda f: f.name):
+    found = FoundFiles(every=sorted(files, key=lambda f: f.name))
+    for file in found.every:
         if file.kind == "database" and file.database is not None:
             found.databases.setdefault(file.database, file)
         elif file.kind in SCRIPTS:

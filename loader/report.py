@@ -20,7 +20,8 @@ ADVICE = {
     "roles": "see roles.errors; roles: skip loads without them",
     "restore": "see each database's messages: every 'loss' names an object that did not load",
     "analyze": "the data is loaded; run ANALYZE by hand",
-    "checks": "see each database's objects.missing and the tables whose dump holds rows but that have none",
+    "checks": "see each database's objects.missing, the tables whose dump holds rows but that have none, and its "
+              "checks (invariants, amcheck, sourceComparison) that failed",
 }
 
 
@@ -35,11 +36,12 @@ class DatabaseReport:
     messages: list[dict[str, Any]] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
     owners: str | None = None  # "kept" or why ownership was not restored
+    checks: list[dict[str, Any]] = field(default_factory=list)  # invariants, amcheck, sourceComparison
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "source": self.source, "target": self.target, "status": self.status, "archive": self.archive,
-            "objects": self.objects, "tables": self.tables, "messages": self.messages,
+            "objects": self.objects, "tables": self.tables, "messages": self.messages, "checks": self.checks,
             "durations": {k: round(v, 3) for k, v in self.durations.items()},
         }
         if self.owners is not None:
@@ -60,6 +62,7 @@ class Report:
     roles: dict[str, Any] = field(default_factory=lambda: {"applied": 0, "skipped": [], "errors": []})
     databases: list[DatabaseReport] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
+    files: list[dict[str, Any]] = field(default_factory=list)  # every restored file: name, bytes, sha256
 
     def fail(self, step: str, code: str, message: str) -> None:
         """Record the first failure (later ones are in the databases' entries)."""
@@ -80,7 +83,7 @@ class Report:
         return {
             "runId": self.run_id, "status": self.status, "failedStep": self.failed_step, "error": self.error,
             "server": self.server, "startedAt": self.started_at, "finishedAt": self.finished_at,
-            "created": self.created, "roles": self.roles,
+            "created": self.created, "roles": self.roles, "files": self.files,
             "databases": [d.to_dict() for d in self.databases],
             "durations": {k: round(v, 3) for k, v in self.durations.items()},
         }

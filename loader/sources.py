@@ -2,6 +2,9 @@
 
 A dump is needed as a local file, because ``pg_restore -j`` refuses pipes; blobs are downloaded with ranged,
 parallel GETs (the storage SDK's ``max_concurrency``). The report is written back next to the files.
+
+Every file the loader reads whole (a dump it downloads, a script it reads) gets its SHA-256 in ``digests`` as it
+goes; `digest` reads a file the load itself does not need once, only to hash it.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .digest import HashingWriter, read_chunks, sha256_of
+
 
 class Source(Protocol):
+    digests: dict[str, str]  # name -> SHA-256 hex of every file read whole so far
+
+    def digest(self, name: str) -> str: ...
+
     def describe(self) -> str: ...
 
     def list(self, prefix: str) -> list[tuple[str, int]]: ...
@@ -32,6 +41,7 @@ class LocalSource:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.digests: dict[str, str] = {}
 
     def describe(self) -> str:
         return str(self.folder)
@@ -49,10 +59,19 @@ class LocalSource:
             return handle.read(length)
 
     def read_text(self, name: str) -> str:
-        return (self.folder / name).read_text(encoding="utf-8", errors="replace")
+        data = (self.folder / name).read_bytes()
+        self.digests[name] = sha256_of([data])
+        return data.decode("utf-8", errors="replace")
+
+    def digest(self, name: str) -> str:
+        if name not in self.digests:
+            with (self.folder / name).open("rb") as handle:
+                self.digests[name] = sha256_of(read_chunks(handle))
+        return self.digests[name]
 
     def fetch(self, name: str, folder: Path, parallel: int) -> Path:
-        return self.folder / name  # already a local file: nothing to copy
+        self.digest(name)  # already a local file: nothing to copy, read once to hash it
+        return self.folder / name
 
     def write(self, name: str, data: bytes) -> str:
         path = self.folder / name
@@ -65,6 +84,7 @@ class BlobSource:
 
     def __init__(self, container: Any) -> None:
         self.container = container
+        self.digests: dict[str, str] = {}
 
     def describe(self) -> str:
         return str(self.container.url)
@@ -78,12 +98,24 @@ class BlobSource:
 
     def read_text(self, name: str) -> str:
         data: bytes = self.container.download_blob(name, max_concurrency=2).readall()
+        self.digests[name] = sha256_of([data])
         return data.decode("utf-8", errors="replace")
+
+    def digest(self, name: str) -> str:
+        if name not in self.digests:
+            self.digests[name] = sha256_of(self.container.download_blob(name).chunks())
+        return self.digests[name]
 
     def fetch(self, name: str, folder: Path, parallel: int) -> Path:
         path = folder / name.replace("/", "_")
         with path.open("wb") as handle:
-            self.container.download_blob(name, max_concurrency=max(1, parallel)).readinto(handle)
+            writer = HashingWriter(handle)
+            self.container.download_blob(name, max_concurrency=max(1, parallel)).readinto(writer)
+        digest = writer.hexdigest(path.stat().st_size)
+        if digest is None:  # a range the SDK skipped (an empty page-blob range): hash the local copy instead
+            with path.open("rb") as handle:
+                digest = sha256_of(read_chunks(handle))
+        self.digests[name] = digest
         return path
 
     def write(self, name: str, data: bytes) -> str:

@@ -124,7 +124,7 @@ def test_report_records_the_first_failure_and_its_advice() -> None:
     assert (out["status"], out["failedStep"], out["error"]["code"]) == ("failed", "restore", "LoadRestoreFailed")
     assert out["error"]["advice"] and out["durations"]["total"] == 60.0
     assert set(out) == {"runId", "status", "failedStep", "error", "server", "startedAt", "finishedAt", "created",
-                        "roles", "databases", "durations"}
+                        "roles", "databases", "durations", "files"}
     clean = Report("r2", "host", "t")
     clean.finish("t2", 1.0)
     assert clean.to_dict()["status"] == "loaded"
