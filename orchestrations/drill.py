@@ -24,15 +24,18 @@ from activities.drill_results import (
 )
 from activities.drills import DRILL_CHOOSE_POINT, DRILL_LIST_INSTANCES
 from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
+from orchestrations.drill_load import DrillProof, files_check
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.drills.choice import PointChoice
 from pgflex_restore.drills.plan import parse_plan
+from pgflex_restore.drills.proof import batch_bounds
 from pgflex_restore.drills.records import (
     FAILED,
     PASSED,
     SKIPPED,
     alert_message,
     classify_restore_failure,
+    scratch_alert,
     summarize_run,
 )
 from pgflex_restore.drills.targets import drill_targets
@@ -107,7 +110,8 @@ class DrillRun:
         return {k: v for k, v in done.items() if k not in ("ok", "armCalls")}
 
     def drill(self, state: dict[str, Any]) -> Steps:
-        """Batches of ``concurrency`` sub-orchestrations, each batch finished before the next starts.
+        """Batches of ``concurrency`` sub-orchestrations (at most ``load.jobs`` of them loading into one drill
+        server), each batch finished before the next starts.
 
         Only a compact line per instance is kept (the full records are in the table), and after
         about INSTANCES_PER_GENERATION instances the run continues as new, so a large fleet's history stays small.
@@ -117,7 +121,7 @@ class DrillRun:
         counts = {s: sum(1 for r in results if r.get("status") == s) for s in (PASSED, FAILED, SKIPPED)}
         self.board.update(phase="drilling", total=len(targets), completed=len(results), **counts)
         size = self.plan.concurrency
-        for batches, start in enumerate(range(len(results), len(targets), size)):
+        for batches, (start, end) in enumerate(batch_bounds(targets, size, len(results))):
             limit = self.input.get("batchesPerGeneration") or batches_per_generation(size)
             if batches == int(limit):
                 self.context.continue_as_new({**self.input, "state": state})
@@ -125,7 +129,7 @@ class DrillRun:
             tasks = [
                 self.context.call_sub_orchestrator(DRILL_INSTANCE_ORCHESTRATION, self.instance_input(t, start + n),
                                                    f"{self.run_id}:{start + n:04d}", expected_type=dict)
-                for n, t in enumerate(targets[start:start + size])
+                for n, t in enumerate(targets[start:end])
             ]
             done = yield self.context.task_all(tasks)
             for record in done:
@@ -143,6 +147,7 @@ class DrillRun:
             "selection": self.plan.selection.to_dict(),
             "maxPointAgeSeconds": self.plan.max_point_age.total_seconds(),
             "restore": self.input["restore"],
+            "loadJob": self.input.get("loadJob"),
         }
 
     def listing_failed(self, cleanup: dict[str, Any], exc: Exception) -> Steps:
@@ -221,6 +226,7 @@ class InstanceDrill:
             "maxPointAgeSeconds": self.input["maxPointAgeSeconds"],
             "seed": f"{self.run_id}|{self.target['id'].lower()}",
         })
+        selected_at = format_datetime(self.context.current_utc_datetime)
         choice = PointChoice.from_dict(chosen["choice"])
         self.record.update(choice.summary())
         if choice.failure or choice.point is None:
@@ -242,12 +248,28 @@ class InstanceDrill:
         report = verified["report"]
         self.record.update(files=report["files"], databases=report["databases"], problems=report["problems"],
                            totalBytes=report["totalBytes"], rangedReads=report.get("rangedReads"))
+        if self.target.get("proof"):
+            return (yield from self.prove(report, selected_at, result))
         if report["problems"]:
             first = report["problems"][0]
             message = "; ".join(p["message"] for p in report["problems"][:5])
             return (yield from self.finish(FAILED, first["code"], message))
         databases = ", ".join(sorted(report["databases"])) or "none"
         return (yield from self.finish(PASSED, None, f"restored and verified: {databases}"))
+
+    def prove(self, report: dict[str, Any], selected_at: str, restore: dict[str, Any]) -> Steps:
+        """Load, check, drop and measure (orchestrations/drill_load.py), then finish with the verdict."""
+        proof = DrillProof(self.context, self.call, self.board, self.input, self.record)
+        status, reason, message = yield from proof.run(files_check(report), selected_at, restore)
+        if report["problems"]:
+            first = report["problems"][0]
+            return (yield from self.finish(FAILED, first["code"],
+                                           "; ".join(p["message"] for p in report["problems"][:5])))
+        if status == FAILED:
+            return (yield from self.finish(FAILED, reason, message))
+        databases = ", ".join(sorted(report["databases"])) or "none"
+        done = "loaded, checked and dropped" if self.target["proof"].get("load") else "verified"
+        return (yield from self.finish(PASSED, None, f"restored and {done}: {databases}"))
 
     def restore_plan(self, point: RecoveryPoint) -> RestorePlan:
         restore = self.input["restore"]
@@ -288,6 +310,12 @@ class InstanceDrill:
             alert = alert_message(self.record, details_path=f"/api/drills/{self.run_id}")
             try:
                 yield from self.call(DRILL_SEND_ALERT, {"alert": alert})
+            except (StepFailed, DeadlineExceeded) as exc:
+                self.record["alertError"] = str(exc)
+        if (self.record.get("scratch") or {}).get("outcome") == "failed":
+            try:
+                yield from self.call(DRILL_SEND_ALERT, {"alert": scratch_alert(
+                    self.record, details_path=f"/api/drills/{self.run_id}")})
             except (StepFailed, DeadlineExceeded) as exc:
                 self.record["alertError"] = str(exc)
         self.board.update(phase="done")

@@ -14,6 +14,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.drill_load import DRILL_READ_DROP_REPORT
 from activities.load import (
     LOAD_FIND_EXECUTION,
     LOAD_GET_EXECUTION,
@@ -131,8 +132,11 @@ class LoadRun:
             raise StepError("server", {"code": "LoadServerFailed", "failedStep": "server", "retryable": False,
                                        "message": f"ARM gave no fullyQualifiedDomainName for {server}",
                                        "advice": "check the server in the portal; it must be reachable by name"})
-        yield from self.extensions(server)
-        ledger = yield from self.call("ledger", LOAD_LEDGER_READ, {"host": found["host"]})
+        if self.dropping:  # a drill's scratch databases: nothing is created, so no extensions and no ledger
+            ledger: dict[str, Any] = {}
+        else:
+            yield from self.extensions(server)
+            ledger = yield from self.call("ledger", LOAD_LEDGER_READ, {"host": found["host"]})
         template = (yield from self.call("job", LOAD_GET_JOB, {"job": self.state["job"]}))["template"]
         document = load_request(run_id=self.state["restoreId"], container_url=self.state["containerUrl"],
                                 prefix=self.state["prefix"], host=found["host"], load=self.load,
@@ -254,7 +258,34 @@ class LoadRun:
             "generation": int(self.state.get("generation") or 0) + 1})
         return None
 
+    @property
+    def dropping(self) -> bool:
+        """A drill's drop of its scratch databases (``load.action`` drop), not a load."""
+        return self.load.get("action") == "drop"
+
+    def finish_drop(self, execution: dict[str, Any]) -> Steps:
+        """The loader's drop report: ``dropped`` only when it says so and the execution succeeded."""
+        read = yield from self.call("report", DRILL_READ_DROP_REPORT, {"containerUrl": self.state["containerUrl"],
+                                                                       "prefix": self.state["prefix"]})
+        report = read.get("report")
+        state = str(execution.get("state"))
+        if report is not None:
+            self.record.update(dropped=report.get("dropped") or [], dropStatus=report.get("status"))
+        if report is not None and report.get("status") == "dropped" and state == "succeeded":
+            self.record["status"] = "dropped"
+            return self.output("dropped", None)
+        message = (f"the loader's drop ended {report.get('status')}: "
+                   + "; ".join(f"{d.get('database')}: {d.get('outcome')} {d.get('error') or ''}".strip()
+                               for d in report.get("dropped") or [] if d.get("outcome") not in ("dropped", "absent"))
+                   if report is not None else f"the loader's drop execution ended {state} without a report")
+        error = {"code": "LoadDropFailed", "failedStep": "drop", "retryable": False, "message": message,
+                 "advice": "drop the drill's scratch databases on the drill server by hand (see scratch.databases)"}
+        self.record.update(status="failed", failedStep="drop", error=error)
+        return self.output("drop_failed", error)
+
     def finish_load(self, execution: dict[str, Any]) -> Steps:
+        if self.dropping:
+            return (yield from self.finish_drop(execution))
         read = yield from self.call("report", LOAD_READ_REPORT, {"containerUrl": self.state["containerUrl"],
                                                                  "prefix": self.state["prefix"]})
         report = read.get("report")

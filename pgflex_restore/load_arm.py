@@ -164,12 +164,23 @@ def load_request(
     *, run_id: str, container_url: str, prefix: str, host: str, load: Mapping[str, Any],
     replaceable: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """The loader's input (``LOAD_REQUEST``), from the request's load section (wire form) and the ledger."""
+    """The loader's input (``LOAD_REQUEST``), from the request's load section (wire form) and the ledger.
+
+    A drill's section may also carry ``recoveryPointTime``, ``checks``, ``amcheck`` and ``compareWithSource``
+    (passed on as they are), or be ``{"action": "drop", "databases": [{database, oid}]}``: the scratch databases
+    to drop, each only if it still has that oid."""
     out: dict[str, Any] = {
         "runId": run_id,
         "source": {"containerUrl": container_url, "prefix": prefix},
         "server": {"host": host},
     }
+    if load.get("action") == "drop":
+        out.update(action="drop", databases=[{"database": d["database"], "oid": int(d["oid"])}
+                                             for d in load.get("databases") or []])
+        return out
+    for key in ("recoveryPointTime", "checks", "amcheck", "compareWithSource"):
+        if load.get(key) is not None:
+            out[key] = load[key]
     if load.get("databases"):
         out["databases"] = dict(load["databases"])
     out.update(onExists=load.get("onExists", "fail"), roles=load.get("roles", "apply"), jobs=load.get("jobs", 4),

@@ -259,3 +259,24 @@ def first_failure(checks: Sequence[Mapping[str, Any]], server: str | None) -> tu
     advice = INVARIANT_ADVICE if name.startswith("invariant:") else ADVICE.get(name, "read the drill's record")
     others = f" (and {len(failed) - 1} more failed check(s))" if len(failed) > 1 else ""
     return reason, f"{server or 'the server'}: check {name} failed: {check.get('message')}{others}. {advice}"
+
+
+def previous_passing(records: Iterable[Mapping[str, Any]], run_id: str) -> dict[str, Any] | None:
+    """The newest passing drill before ``run_id`` whose record holds row counts (run ids sort by time):
+    ``{"runId", "rowCounts"}``, or None."""
+    best: Mapping[str, Any] | None = None
+    for record in records:
+        rid = str(record.get("runId") or "")
+        if record.get("status") != "passed" or not rid or rid >= run_id or record.get("rowCounts") is None:
+            continue
+        if best is None or rid > str(best.get("runId")):
+            best = record
+    return {"runId": best.get("runId"), "rowCounts": list(best.get("rowCounts") or [])} if best else None
+
+
+def restored_databases(files: Iterable[Mapping[str, Any]], leaf: str) -> list[str]:
+    """The databases a load of these verified files creates, named as the loader names them (by file name)."""
+    from pgflex_restore.load_report import restored_database
+
+    names = {restored_database(str(f.get("name")), leaf) for f in files if f.get("kind") == "database"}
+    return sorted(n for n in names if n)

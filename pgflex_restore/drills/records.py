@@ -141,7 +141,7 @@ def alert_message(record: Mapping[str, Any], *, details_path: str) -> dict[str, 
         "schema": ALERT_SCHEMA,
         "alertId": f"{record.get('runId')}|{record.get('backupInstance') or record.get('instanceName')}",
         "type": "RestoreDrillFailed",
-        "severity": "Sev1" if record.get("reason") == "stale-recovery-point" else "Sev2",
+        "severity": "Sev1" if record.get("reason") in ("stale-recovery-point", "rpo-breached") else "Sev2",
         "runId": record.get("runId"),
         "backupInstance": record.get("backupInstance"),
         "vault": record.get("vault"),
@@ -152,6 +152,34 @@ def alert_message(record: Mapping[str, Any], *, details_path: str) -> dict[str, 
         "recoveryPoint": {"id": point.get("id"), "time": point.get("time")} if point else None,
         "pointAgeSeconds": record.get("pointAgeSeconds"),
         "jobId": record.get("jobId"),
+        "occurredAt": record.get("finishedAt"),
+        "details": details_path,
+        "check": record.get("failedCheck"),
+    }
+
+
+SCRATCH_ALERT_TYPE = "RestoreDrillScratchNotDropped"
+
+
+def scratch_alert(record: Mapping[str, Any], *, details_path: str) -> dict[str, Any]:
+    """The alert for scratch databases a drill could not drop (sent whatever the drill's verdict): they hold a
+    copy of production data on the drill server until someone drops them."""
+    scratch = record.get("scratch") or {}
+    names = ", ".join(str(d.get("database")) for d in scratch.get("databases") or []) or "(see the record)"
+    return {
+        "schema": ALERT_SCHEMA,
+        "alertId": f"{record.get('runId')}|{record.get('backupInstance') or record.get('instanceName')}|scratch",
+        "type": SCRATCH_ALERT_TYPE,
+        "severity": "Sev2",
+        "runId": record.get("runId"),
+        "backupInstance": record.get("backupInstance"),
+        "vault": record.get("vault"),
+        "server": record.get("server"),
+        "reason": "scratch-not-dropped",
+        "check": None,
+        "message": f"{record.get('server')}: the drill's scratch databases on {scratch.get('server')} were not "
+                   f"dropped ({scratch.get('error')}): drop {names} on the drill server by hand",
+        "scratch": dict(scratch),
         "occurredAt": record.get("finishedAt"),
         "details": details_path,
     }

@@ -52,6 +52,8 @@ def drill_targets(plan: DrillPlan, listed: Sequence[Mapping[str, Any]], run_id: 
             entry["skip"] = {"reason": "not-postgresql-flexible-server",
                              "message": f"datasource type {item.get('datasourceType')} is not drilled"}
         entry["expectedDatabases"] = plan.databases_for(str(item.get("id")), name, item.get("server"))
+        if not entry.get("skip") and not entry.get("fail"):
+            entry["proof"] = plan.proof_for(str(item.get("id")), name, item.get("server"))
         entry["prefix"] = instance_prefix(run_id, name)
         entry["leaf"] = file_leaf(item)
         targets.append(entry)
