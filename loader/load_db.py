@@ -25,9 +25,11 @@ from .dbscript import database_script, owner_statement, quote_ident
 from .messages import classify_restore_output, has_loss
 from .pgrestore import SECTIONS, PgRestoreError, RestoreRun, entries_script, restore
 from .prepare import Prepared
+from .proofs import failed_names
 from .report import Report, step_error_code
 from .safety import REPLACE, Decision
 from .toc import TocEntry, list_file
+from .verify import Proofs, run_proofs
 
 _WITH_SCHEMA = re.compile(r'WITH SCHEMA ((?:"(?:[^"]|"")+")|[^\s;]+)\s*;')
 
@@ -45,6 +47,7 @@ class Context:
     jobs: int
     report: Report
     progress: Callable[[str, str], None] = lambda database, phase: None
+    proofs: Proofs = field(default_factory=Proofs)
 
 
 @dataclass
@@ -263,5 +266,10 @@ def _checks(ctx: Context, prepared: Prepared) -> None:
     if empty:
         names = ", ".join(f"{t['schema']}.{t['name']}" for t in empty[:5])
         problems.append(f"{len(empty)} table(s) whose dump holds rows have none: {names}")
+    if ctx.proofs.wanted(entry.source):
+        entry.checks = run_proofs(ctx.target, entry, ctx.proofs)
+        failed = failed_names(entry.checks)
+        if failed:
+            problems.append(f"check(s) {', '.join(failed)} failed (see the database's checks)")
     if problems:
         raise _Lost("checks", "; ".join(problems))

@@ -16,12 +16,14 @@ import psycopg
 
 from . import database as db
 from .auth import Target
+from .files import FoundFiles
 from .load_db import Context, load_database
 from .prepare import StepFailed, check_versions, download, find
 from .report import STEPS, Report
 from .roles import clean_roles_script
 from .safety import UnsafeTarget, decide
 from .sources import Source
+from .verify import Proofs
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class LoadOptions:
     roles: str = "apply"
     jobs: int = 4
     replaceable: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    proofs: Proofs = field(default_factory=Proofs)  # invariants, amcheck, compareWithSource
 
 
 def _now() -> str:
@@ -47,6 +50,7 @@ def load(options: LoadOptions, source: Source, target: Target, *, program: str, 
     started = time.monotonic()
     report = Report(options.run_id, server_name or target.host, _now())
     step = ["find"]
+    found: list[FoundFiles] = []
 
     def say(database: str, phase: str) -> None:
         step[0] = phase if phase in STEPS else step[0]
@@ -55,26 +59,45 @@ def load(options: LoadOptions, source: Source, target: Target, *, program: str, 
 
     try:
         with tempfile.TemporaryDirectory(prefix="loader-", dir=workdir) as folder:
-            _load(options, source, target, program=program, folder=Path(folder), report=report, say=say)
+            _load(options, source, target, program=program, folder=Path(folder), report=report, say=say,
+                  found=found)
     except StepFailed:
         pass
     except psycopg.Error as exc:
         report.fail(step[0], "ServerUnreachable", f"{target.host}: {str(exc).strip()}")
     except Exception as exc:  # a bug or the unforeseen: still a report, with what was created so far
         report.fail(step[0], "LoaderError", f"{type(exc).__name__}: {exc}")
+    if found:
+        report.files = file_digests(source, found[0])
     report.finish(_now(), time.monotonic() - started)
     return report
 
 
+def file_digests(source: Source, found: FoundFiles) -> list[dict[str, Any]]:
+    """The report's ``files``: each restored file's size and SHA-256, from the read that downloaded or read it;
+    a file the load did not need is read once here to hash it (sha256 null when it cannot be read)."""
+    out = []
+    for file in found.every:
+        digest = source.digests.get(file.name)
+        if digest is None:
+            try:
+                digest = source.digest(file.name)
+            except Exception:  # a file that vanished or cannot be read: the drill says it has no hash
+                digest = None
+        out.append({"name": file.name, "bytes": file.size, "sha256": digest})
+    return out
+
+
 def _load(options: LoadOptions, source: Source, target: Target, *, program: str, folder: Path, report: Report,
-          say: Callable[[str, str], None]) -> None:
+          say: Callable[[str, str], None], found: list[FoundFiles]) -> None:
     say("", "find")
-    found = find(source, options.prefix, options.databases, report)
+    files = find(source, options.prefix, options.databases, report)
+    found.append(files)
     say("", "version")
-    check_versions(source, found, program, report)
+    check_versions(source, files, program, report)
     for entry in report.databases:
         say(entry.target, "download")
-    prepared = download(source, found, folder, program=program, jobs=options.jobs, report=report)
+    prepared = download(source, files, folder, program=program, jobs=options.jobs, report=report)
     say("", "create")
     with db.connect(target, target.maintenance_db) as admin:
         try:
@@ -86,10 +109,10 @@ def _load(options: LoadOptions, source: Source, target: Target, *, program: str,
                     entry.status = "failed"
             report.fail("create", "TargetDatabaseExists", str(exc))
             raise StepFailed from exc
-        if options.roles == "apply" and "roles" in found.scripts:
+        if options.roles == "apply" and "roles" in files.scripts:
             say("", "roles")
-            _apply_roles(admin, source.read_text(found.scripts["roles"].name), report)
-    context = Context(target, program, options.jobs, report, say)
+            _apply_roles(admin, source.read_text(files.scripts["roles"].name), report)
+    context = Context(target, program, options.jobs, report, say, options.proofs)
     for item, decision in zip(prepared, decisions, strict=True):
         load_database(context, item, decision)
 

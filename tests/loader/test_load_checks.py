@@ -1,0 +1,109 @@
+"""A load that proves its data, end to end against real servers: the report's ``files`` (SHA-256 as hashlib
+computes it), each database's ``checks`` (invariants, amcheck, sourceComparison against a second cluster standing
+for the live source), and a failed check failing the load at ``checks`` (``LoadChecksFailed``)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from devhost.postgres import Postgres
+from loader.proofs import Invariant, SourceComparison
+from loader.verify import Proofs
+from tests.loader.conftest import Dumps, allow_extensions, run_load, unique
+
+pytestmark = pytest.mark.slow
+RPT = datetime(2026, 12, 4, 6, 0, tzinfo=UTC)
+
+
+def test_a_load_reports_every_files_sha256_and_its_passing_checks(postgres: Postgres, dumps: Dumps,
+                                                                  tmp_path: Path) -> None:
+    allow_extensions(postgres)
+    dumps.source.sql("ANALYZE", "shop")
+    folder = dumps.copy(tmp_path)
+    shop = unique("shop")
+    proofs = Proofs(checks=[Invariant("rows", "shop", "select count(*) from s.t", {"min": 500, "max": 500}),
+                            Invariant("at", "shop", "select extract(year from :recovery_point_time)::int",
+                                      {"equals": 2026}),
+                            Invariant("other", "crm", "select 1 / 0")],  # crm is not loaded here: not run
+                    amcheck=True, compare_with_source=SourceComparison("127.0.0.1", dumps.source.port, 0.5),
+                    recovery_point_time=RPT)
+    report = run_load(postgres, folder, databases={"shop": shop}, jobs=2, proofs=proofs).to_dict()
+    assert report["status"] == "loaded", report["error"]
+    on_disk = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.iterdir()}
+    assert {f["name"]: f["sha256"] for f in report["files"]} == on_disk  # the unloaded crm dump and scripts too
+    assert {f["name"]: f["bytes"] for f in report["files"]} == {p.name: p.stat().st_size for p in folder.iterdir()}
+    (entry,) = report["databases"]
+    checks = {c["name"]: c for c in entry["checks"]}
+    assert list(checks) == ["invariant:rows", "invariant:at", "amcheck", "sourceComparison"]
+    assert (checks["invariant:rows"]["outcome"], checks["invariant:rows"]["value"]) == ("passed", 500)
+    assert (checks["invariant:at"]["outcome"], checks["invariant:at"]["value"]) == ("passed", 2026)
+    # The admin may not create amcheck on this server (not allow-listed): skipped, and the load still passes.
+    assert checks["amcheck"]["outcome"] == "skipped" and "azure.extensions" in checks["amcheck"]["message"]
+    comparison = checks["sourceComparison"]
+    assert comparison["outcome"] == "passed" and comparison["failed"] == [] and comparison["minRowRatio"] == 0.5
+    tables = {(t["schema"], t["name"]): t for t in comparison["tables"]}
+    assert tables[("s", "t")] == {"schema": "s", "name": "t", "rows": 500, "sourceRows": 500, "ratio": 1.0}
+    assert tables[("s", "empty")]["ratio"] is None  # the source estimates 0 rows: never failed
+
+
+def _dump(server: Postgres, database: str, out: Path) -> None:
+    done = subprocess.run([server.program("pg_dump"), "-Fc", "-d", server.superuser_dsn(database), "-f", str(out)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_failed_invariant_or_a_source_that_outgrew_the_copy_fails_the_load_at_checks(
+        postgres: Postgres, source_pg: Postgres, tmp_path: Path) -> None:
+    """The source gains rows after the backup: the copy holds a tenth of them (below minRowRatio). A table made
+    after the backup is not compared (drift), an empty one never fails; invariants fail and err."""
+    name = unique("drift")
+    source_pg.sql(f'CREATE DATABASE "{name}"')
+    source_pg.sql("CREATE TABLE items (id int PRIMARY KEY, at timestamptz); CREATE TABLE quiet (id int); "
+                  "INSERT INTO items SELECT g, timestamptz '2026-12-04 05:00Z' + g * interval '1 minute' "
+                  "FROM generate_series(1, 100) g", name)
+    _dump(source_pg, name, tmp_path / f"r9_{name}.sql")
+    source_pg.sql("INSERT INTO items SELECT g, now() FROM generate_series(101, 1000) g; "
+                  "CREATE TABLE later AS SELECT g FROM generate_series(1, 50) g", name)
+    source_pg.sql("ANALYZE", name)
+    target = unique("drift_copy")
+    proofs = Proofs(checks=[Invariant("enough", name, "select count(*) from items", {"min": 1000}),
+                            Invariant("before", name, "select count(*) from items where at <= :recovery_point_time",
+                                      {"equals": 60}),
+                            Invariant("broken", name, "select * from missing_table")],
+                    compare_with_source=SourceComparison("127.0.0.1", source_pg.port, 0.5),
+                    recovery_point_time=RPT)
+    report = run_load(postgres, tmp_path, prefix="r9", databases={name: target}, roles="skip", jobs=1,
+                      proofs=proofs).to_dict()
+    assert (report["status"], report["failedStep"]) == ("failed", "checks")
+    assert report["error"]["code"] == "LoadChecksFailed"
+    assert "invariant:enough, invariant:broken, sourceComparison" in report["error"]["message"]
+    (entry,) = report["databases"]
+    assert entry["status"] == "failed" and entry["objects"]["missing"] == []
+    checks = {c["name"]: c for c in entry["checks"]}
+    assert (checks["invariant:enough"]["outcome"], checks["invariant:enough"]["value"]) == ("failed", 100)
+    assert checks["invariant:enough"]["expected"] == {"min": 1000}
+    assert (checks["invariant:before"]["outcome"], checks["invariant:before"]["value"]) == ("passed", 60)
+    assert checks["invariant:broken"]["outcome"] == "error" and "missing_table" in checks["invariant:broken"]["message"]
+    comparison = checks["sourceComparison"]
+    assert comparison["outcome"] == "failed"
+    assert comparison["failed"] == [{"schema": "public", "name": "items", "rows": 100, "sourceRows": 1000,
+                                     "ratio": 0.1}]
+    assert sorted(t["name"] for t in comparison["tables"]) == ["items", "quiet"]  # "later" is not in the dump
+    assert report["created"] and report["created"][0]["database"] == target  # so a drop can remove it
+    assert postgres.sql("select count(*) from items", target) == [(100,)]
+
+
+def test_a_source_that_cannot_be_reached_is_an_error(postgres: Postgres, dumps: Dumps, tmp_path: Path) -> None:
+    folder = dumps.copy(tmp_path, prefix="unreach", only=("crm",))
+    proofs = Proofs(compare_with_source=SourceComparison("127.0.0.1", 1, 0.5))
+    report = run_load(postgres, folder, prefix="unreach", databases={"crm": unique("crm")}, roles="skip", jobs=1,
+                      proofs=proofs).to_dict()
+    (item,) = report["databases"][0]["checks"]
+    assert (item["name"], item["outcome"]) == ("sourceComparison", "error")
+    assert "source server 127.0.0.1" in item["message"]
+    assert report["error"]["code"] == "LoadChecksFailed"
