@@ -5,6 +5,7 @@ for the live source), and a failed check failing the load at ``checks`` (``LoadC
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,3 +108,32 @@ def test_a_source_that_cannot_be_reached_is_an_error(postgres: Postgres, dumps: 
     assert (item["name"], item["outcome"]) == ("sourceComparison", "error")
     assert "source server 127.0.0.1" in item["message"]
     assert report["error"]["code"] == "LoadChecksFailed"
+
+
+def test_load_request_carries_the_checks_to_the_loader(postgres: Postgres, dumps: Dumps, tmp_path: Path) -> None:
+    """``python -m loader``'s entry point maps LOAD_REQUEST's checks, recoveryPointTime, amcheck and
+    compareWithSource onto the load (in-process here; test_job runs the process)."""
+    import io
+
+    from loader.__main__ import main
+
+    folder = dumps.copy(tmp_path, prefix="req", only=("crm",))
+    target = unique("crm")
+    request = {"runId": "req-1", "source": {"folder": str(folder), "prefix": "req"}, "server": {"host": "127.0.0.1"},
+               "databases": {"crm": target}, "roles": "skip", "jobs": 1, "recoveryPointTime": "2026-12-04T06:00:00Z",
+               "checks": [{"name": "contacts", "database": "crm", "sql": "select count(*) from contacts",
+                           "equals": 20},
+                          {"name": "hour", "database": "crm",
+                           "sql": "select extract(hour from :recovery_point_time at time zone 'UTC')::int",
+                           "equals": 6}],
+               "amcheck": True, "compareWithSource": {"host": "127.0.0.1", "port": dumps.source.port}}
+    env = {"LOAD_REQUEST": json.dumps(request), "LOADER_PG_USER": "pgadmin", "PGPORT": str(postgres.port),
+           "LOADER_PG_PASSWORD": "admin-password-for-local-tests", "LOADER_PG_BINDIR": str(postgres.bindir)}
+    out, err = io.StringIO(), io.StringIO()
+    assert main(env, stdout=out, stderr=err) == 0, err.getvalue() + out.getvalue()
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert report == json.loads((folder / "req_load-report.json").read_text())
+    checks = {c["name"]: c["outcome"] for c in report["databases"][0]["checks"]}
+    assert checks == {"invariant:contacts": "passed", "invariant:hour": "passed", "amcheck": "skipped",
+                      "sourceComparison": "passed"}
+    assert [f["name"] for f in report["files"]] == ["req_crm.sql"]
