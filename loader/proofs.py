@@ -30,10 +30,11 @@ class Invariant:
 
 @dataclass(frozen=True)
 class SourceComparison:
-    """Compare the loaded rows with the live source server's estimates (``compareWithSource``)."""
+    """Compare the loaded rows with the live source server's estimates (``compareWithSource``). ``port`` None:
+    the target's port (5432 on Azure; the local stand-in's when the emulator runs the loader)."""
 
     host: str
-    port: int = 5432
+    port: int | None = None
     min_row_ratio: float = 0.5
 
 

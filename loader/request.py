@@ -160,14 +160,14 @@ def _comparison(raw: Any, problems: dict[str, str]) -> SourceComparison | None:
         problems["compareWithSource"] = 'must be {"host": ..., "port"?: 5432, "minRowRatio"?: 0.5}'
         return None
     host = _text(raw, "host", problems, "compareWithSource.host", required=True)
-    port, ratio = raw.get("port", 5432), raw.get("minRowRatio", 0.5)
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+    port, ratio = raw.get("port"), raw.get("minRowRatio", 0.5)
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
         problems["compareWithSource.port"] = "must be a TCP port number"
     if not _number(ratio) or not 0 <= ratio <= 1:
         problems["compareWithSource.minRowRatio"] = "must be a number from 0 to 1"
     if not host or "compareWithSource.port" in problems or "compareWithSource.minRowRatio" in problems:
         return None
-    return SourceComparison(host, int(port), float(ratio))
+    return SourceComparison(host, None if port is None else int(port), float(ratio))
 
 
 def parse_request(raw: dict[str, Any]) -> LoadRequest:

@@ -223,7 +223,7 @@ def _each(connection: psycopg.Connection[Any], statement: sql.Composed, oid: int
 def source_target(target: Target, comparison: SourceComparison, env: Mapping[str, str] | None = None) -> Target:
     """The source server, signed in to as the loader signs in to the target (same user, same token)."""
     host = comparison.host
-    return target.with_params(host=host, port=str(comparison.port),
+    return target.with_params(host=host, port=str(comparison.port or target.port),
                               sslmode=default_sslmode(host, os.environ if env is None else env))
 
 

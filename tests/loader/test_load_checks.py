@@ -127,6 +127,7 @@ def test_load_request_carries_the_checks_to_the_loader(postgres: Postgres, dumps
                            "sql": "select extract(hour from :recovery_point_time at time zone 'UTC')::int",
                            "equals": 6}],
                "amcheck": True, "compareWithSource": {"host": "127.0.0.1", "port": dumps.source.port}}
+    # (Without "port" the loader would use the target's, PGPORT: see test_the_source_port_defaults_to_the_targets.)
     env = {"LOAD_REQUEST": json.dumps(request), "LOADER_PG_USER": "pgadmin", "PGPORT": str(postgres.port),
            "LOADER_PG_PASSWORD": "admin-password-for-local-tests", "LOADER_PG_BINDIR": str(postgres.bindir)}
     out, err = io.StringIO(), io.StringIO()
@@ -137,3 +138,17 @@ def test_load_request_carries_the_checks_to_the_loader(postgres: Postgres, dumps
     assert checks == {"invariant:contacts": "passed", "invariant:hour": "passed", "amcheck": "skipped",
                       "sourceComparison": "passed"}
     assert [f["name"] for f in report["files"]] == ["req_crm.sql"]
+
+
+def test_the_source_port_defaults_to_the_targets(postgres: Postgres) -> None:
+    """No ``port`` in compareWithSource: the target's (PGPORT; 5432 on Azure), so a drill on the emulator, whose
+    servers are one local PostgreSQL, compares without knowing its port."""
+    from loader.auth import target_from_env
+    from loader.verify import source_target
+
+    target = target_from_env("127.0.0.1", {"LOADER_PG_USER": "pgadmin", "LOADER_PG_PASSWORD": "x",
+                                           "PGPORT": str(postgres.port)})
+    assert source_target(target, SourceComparison("127.0.0.1"), {}).port == str(postgres.port)
+    assert source_target(target, SourceComparison("db.example", 6432), {}).params["sslmode"] == "require"
+    azure = target_from_env("pg.example", {"LOADER_PG_USER": "u", "LOADER_PG_PASSWORD": "x"})
+    assert source_target(azure, SourceComparison("src.example"), {}).port == "5432"

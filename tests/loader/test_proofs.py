@@ -93,7 +93,7 @@ def test_the_request_takes_the_drill_fields_and_reports_every_problem() -> None:
     assert request.recovery_point_time == datetime(2026, 12, 4, 6, tzinfo=UTC)
     assert request.checks == [Invariant("orders", "sales", "select 1", {"min": 1}),
                               Invariant("cur", "sales", "select 'EUR'", {"equals": "EUR"})]
-    assert request.compare_with_source == SourceComparison("src.example", 5432, 0.8)
+    assert request.compare_with_source == SourceComparison("src.example", None, 0.8)  # None: the target's port
     drop = parse_request({**BASE, "action": "drop", "databases": [{"database": "drill_1_sales", "oid": 16500}]})
     assert drop.action == "drop" and drop.drop == [{"database": "drill_1_sales", "oid": 16500}]
     assert drop.databases is None
