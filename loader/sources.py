@@ -112,7 +112,7 @@ class BlobSource:
             writer = HashingWriter(handle)
             self.container.download_blob(name, max_concurrency=max(1, parallel)).readinto(writer)
         digest = writer.hexdigest(path.stat().st_size)
-        if digest is None:  # a range the SDK skipped (an empty page-blob range): hash the local copy instead
+        if digest is None:  # a range skipped (empty page-blob range) or too much held: hash the local copy
             with path.open("rb") as handle:
                 digest = sha256_of(read_chunks(handle))
         self.digests[name] = digest

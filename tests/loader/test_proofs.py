@@ -133,6 +133,11 @@ def test_a_download_written_out_of_order_hashes_like_the_whole_file() -> None:
     partial.seek(20)
     partial.write(data[20:30])
     assert partial.hexdigest(30) is None  # a range never came: the caller hashes the file instead
+    stalled = HashingWriter(io.BytesIO(), max_early=100_000)  # the first range stalls while the rest run ahead
+    for start, chunk in sorted(chunks, key=lambda c: (c[0] == 0, c[0])):
+        stalled.seek(start)
+        stalled.write(chunk)
+    assert stalled.hexdigest(len(data)) is None and stalled._early == {}  # gave up holding: memory stays bounded
 
 
 def test_the_loaders_own_reports_are_not_restored_files() -> None:
