@@ -53,7 +53,8 @@ def _quote(value: str) -> str:
 def list_runs(limit: int) -> list[dict[str, Any]]:
     """Summary records, newest first (run ids sort by their scheduled time)."""
     table = results_table(get_settings().drill_results_table)
-    rows = [record_from_entity(e) for e in table.query_entities(f"RowKey eq '{SUMMARY_ROW}'")]
+    rows = [{"runId": e.get("PartitionKey"), **record_from_entity(e)}
+            for e in table.query_entities(f"RowKey eq '{SUMMARY_ROW}'")]
     rows.sort(key=lambda r: str(r.get("runId")), reverse=True)
     return rows[:limit]
 
@@ -99,7 +100,8 @@ def instances_since(oldest_run: str) -> list[dict[str, Any]]:
 
 def dashboard_page() -> str:
     runs = list_runs(DASHBOARD_RUNS)
-    instances = instances_since(min(str(r["runId"]) for r in runs)) if runs else []
+    ids = [r["runId"] for r in runs if isinstance(r.get("runId"), str) and r["runId"]]
+    instances = instances_since(min(ids)) if ids else []
     return render_dashboard(runs, instances, generated_at=format_datetime(datetime.now(UTC).replace(microsecond=0)))
 
 
