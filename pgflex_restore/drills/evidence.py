@@ -216,11 +216,15 @@ def run_fields(summary_entity: Mapping[str, Any]) -> dict[str, Any]:
 
 def stored_evidence(summary_entity: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ``evidence`` a summary row stored when the run was recorded, or None (older runs, not recorded yet)."""
-    hash_ = summary_entity.get(HASH_COLUMN) or (_row_record(summary_entity).get("evidence") or {}).get("hash")
+    recorded = _row_record(summary_entity).get("evidence")
+    recorded = recorded if isinstance(recorded, Mapping) else {}
+    hash_ = summary_entity.get(HASH_COLUMN) or recorded.get("hash")
     if not isinstance(hash_, str) or not hash_:
         return None
-    return {"hash": hash_, "previousRunId": summary_entity.get(PREVIOUS_RUN_COLUMN) or None,
-            "previousHash": summary_entity.get(PREVIOUS_HASH_COLUMN) or None}
+    previous_run = summary_entity.get(PREVIOUS_RUN_COLUMN) or recorded.get("previousRunId")
+    previous_hash = summary_entity.get(PREVIOUS_HASH_COLUMN) or recorded.get("previousHash")
+    return {"hash": hash_, "previousRunId": previous_run if isinstance(previous_run, str) else None,
+            "previousHash": previous_hash if isinstance(previous_hash, str) else None}
 
 
 def evidence_columns(evidence: Mapping[str, Any]) -> dict[str, str]:

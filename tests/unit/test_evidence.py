@@ -148,3 +148,27 @@ def test_cli_verify_evidence_exit_codes(tmp_path: Any) -> None:
     code, _, err = run(_save(tmp_path / "other.json", {"schema": "pgflex-restore/drill-alert/v1"}))
     assert code == 2 and "not a drill evidence document" in err
     assert run(str(tmp_path / "absent.json"))[0] == 2
+
+
+def test_rows_pick_the_newest_earlier_hashed_run_and_tolerate_odd_summaries() -> None:
+    from pgflex_restore.drills.evidence import instance_records, newest_earlier_evidence, run_fields, stored_evidence
+
+    rows: list[dict[str, Any]] = [
+        {"PartitionKey": "drill-1", "RowKey": "summary", "evidenceHash": "h1"},
+        {"PartitionKey": "drill-2", "RowKey": "summary", "record": json.dumps({"evidence": {"hash": "h2"}})},
+        {"PartitionKey": "drill-3", "RowKey": "summary", "record": json.dumps({"evidence": 5})},  # hand-edited
+        {"PartitionKey": "drill-4", "RowKey": "summary", "record": "{not json"},
+        {"PartitionKey": "drill-6", "RowKey": "summary", "evidenceHash": "h6"},  # later: not a predecessor
+        {"PartitionKey": "drill-5", "RowKey": "instance:v:a", "record": json.dumps({"server": "a"})},
+        {"PartitionKey": "drill-5", "RowKey": "instance:v:b", "server": "b", "status": "passed"},
+        {"PartitionKey": "drill-5", "RowKey": "cleanup", "record": "{}"},
+        {"PartitionKey": "drill-5", "RowKey": "summary", "startedAt": "", "record": json.dumps(
+            {"startedAt": "2026-11-01T03:00:00Z", "finishedAt": "x"}), "finishedAt": "2026-11-01T03:30:00Z"},
+    ]
+    assert newest_earlier_evidence(rows, "drill-5") == {"runId": "drill-2", "hash": "h2"}
+    assert newest_earlier_evidence(rows, "drill-1") is None
+    assert stored_evidence(rows[2]) is None and stored_evidence(rows[0]) == {
+        "hash": "h1", "previousRunId": None, "previousHash": None}
+    assert [r.get("server") for r in instance_records(rows, "drill-5")] == ["a", "b"]
+    assert run_fields(rows[-1]) == {"runId": "drill-5", "startedAt": "2026-11-01T03:00:00Z",
+                                    "finishedAt": "2026-11-01T03:30:00Z"}
