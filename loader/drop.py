@@ -22,6 +22,8 @@ from .auth import Target
 
 DROP_REPORT_SUFFIX = "_drop-report.json"
 DROPPED, ABSENT, OID_CHANGED, FAILED = "dropped", "absent", "oidChanged", "failed"
+# The server's own databases (PostgreSQL's and Azure's): never dropped, whatever oid is asked for.
+SYSTEM_DATABASES = frozenset({"postgres", "template0", "template1", "azure_maintenance", "azure_sys"})
 
 
 @dataclass
@@ -81,28 +83,34 @@ def drop_databases(run_id: str, target: Target, databases: Sequence[Mapping[str,
 
 def _drop_one(admin: psycopg.Connection[Any], name: str, oid: int) -> dict[str, Any]:
     item: dict[str, Any] = {"database": name, "oid": oid}
+    if name in SYSTEM_DATABASES:
+        return {**item, "outcome": FAILED, "error": f"{name!r} is one of the server's own databases: never dropped"}
     current = db.database_oid(admin, name)
     if current is None:
         return {**item, "outcome": ABSENT}
     if current != oid:
         return {**item, "outcome": OID_CHANGED,
                 "error": f"database {name!r} now has oid {current}, not {oid}: someone else made it; not dropped"}
+    outcome, error = _drop_as_owner(admin, name, oid)
+    return {**item, "outcome": outcome, **({"error": error} if error else {})}
+
+
+def _drop_as_owner(admin: psycopg.Connection[Any], name: str, oid: int) -> tuple[str, str | None]:
+    """DROP with the owner's rights, checking the oid just before; sessions left in it ended if they block it."""
     granted = _act_as_owner(admin, name)
     try:
-        db.drop_if_oid(admin, name, oid)
-    except psycopg.errors.ObjectInUse:
         try:
+            db.drop_if_oid(admin, name, oid)
+        except psycopg.errors.ObjectInUse:
             _drop_forced(admin, name, oid)
-        except (psycopg.Error, db.OidChanged) as exc:
-            return {**item, "outcome": FAILED, "error": str(exc).strip()}
     except db.OidChanged as exc:
-        return {**item, "outcome": OID_CHANGED, "error": str(exc)}
+        return OID_CHANGED, str(exc)
     except psycopg.Error as exc:
-        return {**item, "outcome": FAILED, "error": str(exc).strip()}
+        return FAILED, str(exc).strip()
     finally:
         if granted:
             admin.execute(sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(granted)))
-    return {**item, "outcome": DROPPED}
+    return DROPPED, None
 
 
 def _act_as_owner(admin: psycopg.Connection[Any], name: str) -> str | None:

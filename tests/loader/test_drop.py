@@ -64,6 +64,13 @@ def test_drop_drops_only_the_exact_name_and_oid(postgres: Postgres) -> None:
     postgres.sql(f'DROP DATABASE "{bystander}"')
 
 
+def test_drop_never_drops_the_servers_own_databases(postgres: Postgres) -> None:
+    oid = int(postgres.sql("select oid from pg_database where datname = 'postgres'")[0][0])
+    report = drop_databases("run-3", target_from_uri(postgres.uri()), [{"database": "postgres", "oid": oid}])
+    assert report.status == "failed" and report.dropped[0]["outcome"] == "failed"
+    assert "never dropped" in report.dropped[0]["error"] and _exists(postgres, "postgres")
+
+
 def test_drop_reports_an_unreachable_server_for_every_database(postgres: Postgres) -> None:
     target = target_from_uri(postgres.uri()).with_params(port="1", connect_timeout="3")
     report = drop_databases("run-2", target, [{"database": "x", "oid": 1}, {"database": "y", "oid": 2}])
