@@ -61,7 +61,7 @@ class DrillProof:
             report = loaded.get("load") or {}
             load_failure = self.load_failure(loaded)
             checks += self.load_checks(report, previous)
-        checks_seconds = ((report or {}).get("durations") or {}).get("checks")
+        checks_seconds = verdicts.checks_seconds(report)
         done = load_finished or self.now
         rto = verdicts.rto(verdicts.seconds_between(self.record["startedAt"], done), self.proof["rtoTargetSeconds"])
         rpo = verdicts.rpo(self.record.get("pointAgeSeconds"), self.proof["rpoTargetSeconds"])

@@ -108,6 +108,15 @@ def phases(*, started: str, selected: str | None, restore: Mapping[str, Any] | N
     return {k: v for k, v in out.items() if v is not None}
 
 
+def checks_seconds(report: Mapping[str, Any] | None) -> float | None:
+    """The loader's checks step: its top-level and per-database ``durations.checks`` added up (None: no load)."""
+    if not report or not report.get("databases"):
+        return None
+    parts = [(report.get("durations") or {}).get("checks")]
+    parts += [(d.get("durations") or {}).get("checks") for d in report.get("databases") or []]
+    return round(sum(float(p) for p in parts if isinstance(p, int | float)), 3)
+
+
 def rto(seconds: float | None, target: float | None) -> dict[str, Any]:
     """Time to be back with the data (drill start to loaded and checked) against ``rtoTarget``."""
     return {"seconds": seconds, "target": target,

@@ -95,7 +95,7 @@ def test_a_drill_loads_checks_measures_and_drops(azurite: Azurite, pg: Postgres)
         assert checks["rowCounts"]["outcome"] == "skipped"  # the first drill of this server: the baseline
         assert all(checks[n]["outcome"] == "passed" for n in ("files", "structure", "invariant:customers", "rto",
                                                               "rpo"))
-        assert {"select", "validate", "restoreJob", "load", "total"} <= set(record["phases"])
+        assert {"select", "validate", "restoreJob", "load", "checks", "total"} <= set(record["phases"])
         assert record["rto"]["breached"] is False and record["rto"]["target"] == 6 * 3600.0
         assert record["rpo"]["ageSeconds"] == record["pointAgeSeconds"]
         scratch = record["scratch"]
@@ -152,3 +152,51 @@ def test_an_rto_target_breached_fails_with_its_own_reason(azurite: Azurite, pg: 
         assert record["scratch"]["outcome"] == "dropped"
         alert = drills.alerts()[0]
         assert alert["reason"] == "rto-breached" and alert["check"] == "rto" and "rtoTarget" in alert["message"]
+
+
+def dump_without_data(pg: Postgres, table: str) -> bytes:
+    """The emulator's appdb dump made again with the real pg_dump, leaving out ``table``'s data."""
+    import subprocess
+
+    from emulator.storage import database_dump
+
+    work = f"dumpsrc_{uuid.uuid4().hex[:8]}"
+    pg.sql(f'CREATE DATABASE "{work}"')
+    try:
+        dsn = pg.superuser_dsn(work)
+        subprocess.run([pg.program("pg_restore"), "--no-owner", "--no-privileges", "-d", dsn],
+                       input=database_dump("appdb"), capture_output=True, check=False, timeout=60)
+        out = subprocess.run([pg.program("pg_dump"), "-Fc", f"--exclude-table-data={table}", "-d", dsn],
+                             capture_output=True, check=True, timeout=60)
+        return out.stdout
+    finally:
+        pg.sql(f'DROP DATABASE "{work}" WITH (FORCE)')
+
+
+def test_a_dump_missing_a_tables_data_fails_row_counts(azurite: Azurite, pg: Postgres,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The vault's files are well-formed dumps, but one table's data is gone: verification passes, and the
+    comparison with the previous passing drill finds the table empty."""
+    import emulator.state
+
+    variant = dump_without_data(pg, "public.customers")
+    real = emulator.state.restored_files
+
+    def without_customers(prefix: str, *args: Any) -> dict[str, bytes]:
+        files = real(prefix, *args)
+        return {name: variant if name.endswith("_appdb.sql") else data for name, data in files.items()}
+
+    with drilling(azurite, pg) as drills:
+        _, first = run(drills)
+        assert first["status"] == "passed", why(drills, first)
+        monkeypatch.setattr(emulator.state, "restored_files", without_customers)
+        _, record = run(drills)
+        assert (record["status"], record["reason"]) == ("failed", "check-failed"), why(drills, record)
+        dropped = checks_of(record)["rowCounts"]["dropped"]
+        assert {(d["database"], d["name"], d["rows"]) for d in dropped} == {("appdb", "customers", 0)}
+        assert record["scratch"]["outcome"] == "dropped"
+        # orders' foreign key to the now empty customers cannot be created either: structure fails first
+        structure = checks_of(record)["structure"]
+        assert structure["outcome"] == "failed" and structure["missing"][0]["type"] == "FK CONSTRAINT"
+        alert = next(a for a in drills.alerts() if a["runId"] == record["runId"])
+        assert alert["check"] == "structure" and "1 more failed check" in alert["message"]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pgflex_restore.drills.plan import PlanError
 from pgflex_restore.drills.proof import (
     batch_bounds,
+    checks_seconds,
     compare_rows,
     files_with_hashes,
     first_failure,
@@ -80,6 +81,13 @@ def test_phases_come_from_the_orchestration_and_job_times() -> None:
                    "total": 1260.0}
     assert phases(started="2026-12-04T08:00:00Z", selected=None, restore=None, load_started=None,
                   load_finished=None, checks_seconds=None, finished="2026-12-04T08:00:01Z") == {"total": 1.0}
+
+
+def test_checks_time_adds_the_loaders_checks_steps() -> None:
+    report = {"durations": {"total": 9.0}, "databases": [{"durations": {"checks": 1.5}}, {"durations": {}},
+                                                         {"durations": {"checks": 0.25}}]}
+    assert checks_seconds(report) == 1.75
+    assert checks_seconds(None) is None and checks_seconds({"databases": []}) is None
 
 
 def test_rto_and_rpo_breach_only_over_a_target() -> None:
