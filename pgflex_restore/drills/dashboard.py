@@ -169,8 +169,14 @@ def _history(instances: Sequence[Mapping[str, Any]], key: str) -> list[Mapping[s
                   key=lambda r: (_text(r.get("runId")), _text(r.get("startedAt"))))
 
 
-def _axes(width: int, height: int, top: float, unit: str, title: str) -> str:
-    return (f'<text x="{PAD}" y="16" font-size="12" font-weight="600">{escape(title)}</text>'
+def _axes(top: float, unit: str, title: str, span: Sequence[Mapping[str, Any]]) -> str:
+    """A small chart's title, axes, top value and the dates of the first and last drill drawn."""
+    width, height = SMALL_W, SMALL_H
+    ends = [span[0], span[-1]] if len(span) > 1 else list(span)
+    dates = [escape((_text(r.get("startedAt")) or _text(r.get("runId")))[:16].replace("T", " ")) for r in ends]
+    labels = "".join(f'<text x="{x}" y="{height - 10}" font-size="10"{anchor}>{d}</text>' for d, x, anchor in
+                     zip(dates, (PAD, width - 8), ("", ' text-anchor="end"'), strict=False))
+    return (labels + f'<text x="{PAD}" y="16" font-size="12" font-weight="600">{escape(title)}</text>'
             f'<line x1="{PAD}" y1="{height - 24}" x2="{width - 8}" y2="{height - 24}" stroke="#8c959f"/>'
             f'<line x1="{PAD}" y1="26" x2="{PAD}" y2="{height - 24}" stroke="#8c959f"/>'
             f'<text x="4" y="30" font-size="10">{_short(top)} {escape(unit)}</text>')
@@ -212,7 +218,8 @@ def rto_chart(history: Sequence[Mapping[str, Any]], css_id: str) -> str:
                          f"{target / 60:.1f} min</title></line>")
     return (f'<svg id="{css_id}" class="rto-chart" width="{SMALL_W}" height="{SMALL_H}" viewBox="0 0 {SMALL_W} '
             f'{SMALL_H}" role="img" aria-label="recovery time per phase">'
-            + _axes(SMALL_W, SMALL_H, top, "min", "Recovery time per phase (min), target dashed")
+            + _axes(top, "min", "Recovery time per phase (min), target dashed",
+                    [r for r, _, _ in bars])
             + "".join(parts) + "</svg>")
 
 
@@ -251,7 +258,7 @@ def rows_chart(history: Sequence[Mapping[str, Any]], css_id: str) -> str:
         legend.append(f'<tspan fill="{colour}">\u25a0</tspan> {escape(name)} ({_short(newest[name])})')
     return (f'<svg id="{css_id}" class="rows-chart" width="{SMALL_W}" height="{SMALL_H + 14 * len(names)}" '
             f'viewBox="0 0 {SMALL_W} {SMALL_H + 14 * len(names)}" role="img" aria-label="row counts">'
-            + _axes(SMALL_W, SMALL_H, top, "rows", "Rows of the largest tables")
+            + _axes(top, "rows", "Rows of the largest tables", [r for r, _ in counted])
             + "".join(parts)
             + "".join(f'<text class="table-name" x="{PAD}" y="{SMALL_H + 4 + 14 * i}" font-size="11">{t}</text>'
                       for i, t in enumerate(legend)) + "</svg>")
