@@ -12,7 +12,7 @@ from typing import Any
 import requests
 from azure.data.tables import TableServiceClient
 
-from activities.drill_results import record_run
+from activities.drill_results import record_result, record_run
 from cli.restore import main
 from devhost.azurite import Azurite
 from pgflex_restore.drills.run import run_id_for
@@ -116,3 +116,61 @@ def test_runs_chain_their_evidence_and_an_edited_row_is_detected(azurite: Azurit
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "DrillRunNotFound"
         assert evidence(drills, second_id, format="xml").status_code == 400
         assert requests.get(f"{drills.stack.api}/drills/{second_id}/evidence", timeout=30).status_code == 401
+
+
+def proof_record(run: str, server: str, *, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """An instance record with issue 16's fields (contract C): phases, RTO/RPO, checks, file hashes."""
+    return {"runId": run, "backupInstance": f"/subscriptions/s/backupInstances/{server}-bi", "vault": "v",
+            "instanceName": f"{server}-bi", "server": server, "status": "passed", "reason": None,
+            "recoveryPoint": {"id": f"rp-{server}", "time": "2026-10-31T22:00:00Z"}, "pointAgeSeconds": 18000.0,
+            "phases": {"select": 2.0, "validate": 30.0, "restoreJob": 900.0, "load": 600.0, "checks": 50.0,
+                       "total": 1582.0},
+            "rto": {"seconds": 1582.0, "target": 3600.0, "breached": False},
+            "rpo": {"ageSeconds": 18000.0, "target": 691200.0, "breached": False},
+            "checks": checks, "files": [{"name": f"{server}_sales.sql", "size": 2048, "sha256": "5e" * 32}],
+            "startedAt": "2026-11-01T03:00:00Z", "finishedAt": "2026-11-01T03:30:00Z"}
+
+
+def test_evidence_of_loaded_drills_holds_their_checks_and_file_hashes(azurite: Azurite) -> None:
+    """Records with phases, checks and file hashes (written by the app's record functions) end up in the JSON
+    and the CSV; the chain skips a run recorded before evidence existed; an edited check is detected."""
+    with drill_stack(azurite, {"pg1": backup_instance()}) as drills:
+        table = TableServiceClient.from_connection_string(drills.stack.azurite.connection_string) \
+            .get_table_client(drills.table)
+        hashed, legacy, run = "drill-20261030T030000Z", "drill-20261031T030000Z", "drill-20261101T030000Z"
+        record_run({"summary": {"runId": hashed, "status": "passed", "startedAt": "2026-10-30T03:00:00Z"}})
+        table.upsert_entity({"PartitionKey": legacy, "RowKey": "summary", "kind": "summary",
+                             "record": json.dumps({"runId": legacy, "status": "passed"})})  # before evidence
+        passed = {"outcome": "passed", "message": "ok"}
+        record_result({"record": proof_record(run, "pg-a", checks=[
+            {"name": "files", **passed}, {"name": "structure", **passed},
+            {"name": "invariant:recent orders", **passed, "value": 42}])})
+        record_result({"record": proof_record(run, "pg-b", checks=[
+            {"name": "rowCounts", **passed}, {"name": "amcheck", "outcome": "skipped", "message": "no amcheck"}])})
+        recorded = record_run({"summary": {"runId": run, "status": "passed", "startedAt": "2026-11-01T03:00:00Z",
+                                           "finishedAt": "2026-11-01T03:31:00Z"}})["evidence"]
+        first = drills.rows(hashed)["summary"]["evidence"]["hash"]
+        assert (recorded["previousRunId"], recorded["previousHash"]) == (hashed, first)
+
+        doc = evidence(drills, run).json()
+        assert doc["verification"]["verified"] is True and doc["hash"] == recorded["hash"]
+        assert doc["previous"] == {"runId": hashed, "hash": first}
+        a = next(s for s in doc["servers"] if s["server"] == "pg-a")
+        assert a["files"] == [{"name": "pg-a_sales.sql", "bytes": 2048, "sha256": "5e" * 32}]
+        assert a["phases"]["load"] == 600.0 and a["rto"] == {"seconds": 1582.0, "target": 3600.0, "breached": False}
+        assert [c["name"] for c in a["checks"]] == ["files", "structure", "invariant:recent orders"]
+        rows = list(csv.DictReader(io.StringIO(evidence(drills, run, format="csv").content.decode(), newline="")))
+        assert [(r["server"], r["check"], r["outcome"]) for r in rows] == [
+            ("pg-a", "files", "passed"), ("pg-a", "structure", "passed"), ("pg-a", "invariant:recent orders", "passed"),
+            ("pg-b", "rowCounts", "passed"), ("pg-b", "amcheck", "skipped")]
+        assert rows[0]["loadSeconds"] == "600.0" and rows[0]["recoveryPointId"] == "rp-pg-a"
+        legacy_doc = evidence(drills, legacy).json()  # recorded before evidence: rebuilt, never "verified"
+        assert legacy_doc["verification"] == {"verified": False, "storedHash": None,
+                                              "rebuiltHash": legacy_doc["hash"]}
+
+        entity = next(e for e in table.query_entities(f"PartitionKey eq '{run}'") if e["RowKey"].endswith("pg-b-bi"))
+        record = json.loads(entity["record"])
+        record["checks"][1]["outcome"] = "passed"  # someone hides a skipped amcheck
+        entity["record"] = json.dumps(record)
+        table.update_entity(entity)
+        assert evidence(drills, run).json()["verification"]["verified"] is False
