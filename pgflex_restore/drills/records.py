@@ -45,11 +45,26 @@ def _trim(record: Mapping[str, Any]) -> str:
     slim["files"] = files[:20]
     slim["filesTruncated"] = len(files)
     slim["databases"] = {k: {"size": (v or {}).get("size")} for k, v in (slim.get("databases") or {}).items()}
+    if isinstance(slim.get("load"), Mapping):
+        slim["load"] = {k: slim["load"].get(k) for k in ("status", "failedStep", "error")}
+    slim["checks"] = [_slim_check(c) for c in slim.get("checks") or []]
     text = json.dumps(slim, sort_keys=True, default=str)
     if len(text) <= MAX_RECORD_CHARS:
         return text
-    keep = ("runId", "backupInstance", "instanceName", "vault", "server", "status", "reason", "message")
-    return json.dumps({k: record.get(k) for k in keep} | {"recordTruncated": True}, default=str)
+    slim["rowCounts"] = list(slim.get("rowCounts") or [])[:50]
+    text = json.dumps(slim, sort_keys=True, default=str)
+    if len(text) <= MAX_RECORD_CHARS:
+        return text
+    keep = ("runId", "backupInstance", "instanceName", "vault", "server", "status", "reason", "message",
+            "failedCheck", "phases", "rto", "rpo", "tables", "scratch")
+    return json.dumps({k: record.get(k) for k in keep if k in record} | {"recordTruncated": True,
+                      "checks": [{k: c.get(k) for k in ("name", "outcome")} for c in record.get("checks") or []]},
+                      default=str)
+
+
+def _slim_check(check: Mapping[str, Any]) -> dict[str, Any]:
+    """A check item with its lists cut to 10 (the full lists are in the loader's report)."""
+    return {k: (v[:10] if isinstance(v, list) else v) for k, v in check.items()}
 
 
 def instance_entity(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -55,11 +56,11 @@ def pg(server: Postgres) -> Iterator[Postgres]:
     assert left == [], f"scratch databases left on the drill server: {left}"
 
 
-def drilling(azurite: Azurite, pg: Postgres) -> Any:
+def drilling(azurite: Azurite, pg: Postgres, job: dict[str, Any] | None = None) -> Any:
     """A drill stack whose plan can load into the emulator's flexible server (the real ``pg``)."""
     return drill_stack(azurite, {"pg1": backup_instance(timings=QUICK)},
                        extra_env={"LOAD_TARGET_ALLOWLIST": SERVER, "LOAD_JOB": JOB},
-                       host_options={"auto_advance": False}, resource_groups=load_resources(pg, azurite))
+                       host_options={"auto_advance": False}, resource_groups=load_resources(pg, azurite, job=job))
 
 
 def run(drills: DrillStack, **proof: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -200,3 +201,32 @@ def test_a_dump_missing_a_tables_data_fails_row_counts(azurite: Azurite, pg: Pos
         assert structure["outcome"] == "failed" and structure["missing"][0]["type"] == "FK CONSTRAINT"
         alert = next(a for a in drills.alerts() if a["runId"] == record["runId"])
         assert alert["check"] == "structure" and "1 more failed check" in alert["message"]
+
+
+def test_a_failed_load_still_drops_what_it_created(azurite: Azurite, pg: Postgres) -> None:
+    """Without a role the dump grants to, the loader loses privileges (a loss): the load fails at its restore
+    step after creating the scratch databases, and the drill drops them all the same."""
+    pg.sql("DROP ROLE partner_sync")
+    try:
+        with drilling(azurite, pg) as drills:
+            _, record = run(drills)
+            assert (record["status"], record["reason"]) == ("failed", "load-failed"), why(drills, record)
+            step = record["load"]["failedStep"]
+            assert step in ("create", "restore") and f"Load{step.capitalize()}Failed" in record["message"]
+            scratch = record["scratch"]
+            assert scratch["outcome"] == "dropped" and scratch["databases"], why(drills, record)
+            assert [a["reason"] for a in drills.alerts()] == ["load-failed"]
+    finally:
+        pg.sql("CREATE ROLE partner_sync NOLOGIN")
+
+
+def test_a_loader_that_dies_without_a_report_is_load_failed_and_the_unknown_scratch_is_alerted(
+        azurite: Azurite, pg: Postgres) -> None:
+    job = {"images": {"pgflexrestore.azurecr.io/loader:test": [sys.executable, "-c", "import sys; sys.exit(3)"]}}
+    with drilling(azurite, pg, job=job) as drills:
+        _, record = run(drills)
+        assert (record["status"], record["reason"]) == ("failed", "load-failed"), why(drills, record)
+        assert record["scratch"]["outcome"] == "failed" and "drop them" in record["scratch"]["error"]
+        alerts = {a["type"]: a for a in drills.alerts()}
+        assert alerts["RestoreDrillFailed"]["reason"] == "load-failed"
+        assert alerts["RestoreDrillScratchNotDropped"]["alertId"].endswith("|scratch")

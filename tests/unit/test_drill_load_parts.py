@@ -58,3 +58,19 @@ def test_restored_databases_are_named_by_file_as_the_loader_names_them() -> None
     files = [{"name": "pg1_appdb.sql", "kind": "database"}, {"name": "pg1_roles.sql", "kind": "roles"},
              {"name": "pg1_my_db.sql", "kind": "database"}]
     assert restored_databases(files, "pg1") == ["appdb", "my_db"]
+
+
+def test_a_huge_loading_record_keeps_its_verdict_and_proof_in_the_row() -> None:
+    from pgflex_restore.drills.records import MAX_RECORD_CHARS, instance_entity, record_from_entity
+
+    tables = [{"database": "d", "schema": "s", "name": f"t{i:04d}" + "x" * 60, "rows": i} for i in range(2000)]
+    record = {"runId": "drill-1", "vault": "v", "instanceName": "i", "status": "failed", "reason": "check-failed",
+              "failedCheck": "rowCounts", "rowCounts": tables[:300], "tables": tables[:10],
+              "phases": {"total": 5.0}, "rto": {"seconds": 5.0}, "rpo": {"ageSeconds": 1.0},
+              "scratch": {"outcome": "dropped"}, "files": [{"name": "f" * 100}] * 300,
+              "checks": [{"name": "rowCounts", "outcome": "failed", "dropped": tables}]}
+    entity = instance_entity(record)
+    assert len(entity["record"]) <= MAX_RECORD_CHARS
+    kept = record_from_entity(entity)
+    assert kept["failedCheck"] == "rowCounts" and kept["scratch"] == {"outcome": "dropped"}
+    assert kept["checks"][0]["outcome"] == "failed" and kept["phases"] == {"total": 5.0}
