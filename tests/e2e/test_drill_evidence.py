@@ -1,9 +1,11 @@
 """Drill evidence end to end: two real drill runs chain their hashes in the summary rows; the endpoint rebuilds
-and verifies the document (JSON and CSV); an edited row shows as unverified and fails the offline check."""
+and verifies the document (JSON and CSV); an edited row shows as unverified and fails the offline check; a drill
+that really loads into PostgreSQL carries the restored files' true SHA-256."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -11,13 +13,17 @@ from typing import Any
 
 import requests
 from azure.data.tables import TableServiceClient
+from azure.storage.blob import BlobServiceClient
 
 from activities.drill_results import record_result, record_run
 from cli.restore import main
 from devhost.azurite import Azurite
+from devhost.postgres import Postgres
 from pgflex_restore.drills.run import run_id_for
 from tests.e2e.drill_stack import DrillStack, drill_stack
 from tests.e2e.stack import backup_instance, server_id
+from tests.e2e.test_drills_load import drilling, pg, server  # noqa: F401  (the drill server's fixtures)
+from tests.e2e.test_drills_load import run as run_loaded
 
 
 def evidence(drills: DrillStack, run_id: str, **params: str) -> requests.Response:
@@ -118,16 +124,16 @@ def test_runs_chain_their_evidence_and_an_edited_row_is_detected(azurite: Azurit
         assert requests.get(f"{drills.stack.api}/drills/{second_id}/evidence", timeout=30).status_code == 401
 
 
-def proof_record(run: str, server: str, *, checks: list[dict[str, Any]]) -> dict[str, Any]:
+def proof_record(run: str, name: str, *, checks: list[dict[str, Any]]) -> dict[str, Any]:
     """An instance record with issue 16's fields (contract C): phases, RTO/RPO, checks, file hashes."""
-    return {"runId": run, "backupInstance": f"/subscriptions/s/backupInstances/{server}-bi", "vault": "v",
-            "instanceName": f"{server}-bi", "server": server, "status": "passed", "reason": None,
-            "recoveryPoint": {"id": f"rp-{server}", "time": "2026-10-31T22:00:00Z"}, "pointAgeSeconds": 18000.0,
+    return {"runId": run, "backupInstance": f"/subscriptions/s/backupInstances/{name}-bi", "vault": "v",
+            "instanceName": f"{name}-bi", "server": name, "status": "passed", "reason": None,
+            "recoveryPoint": {"id": f"rp-{name}", "time": "2026-10-31T22:00:00Z"}, "pointAgeSeconds": 18000.0,
             "phases": {"select": 2.0, "validate": 30.0, "restoreJob": 900.0, "load": 600.0, "checks": 50.0,
                        "total": 1582.0},
             "rto": {"seconds": 1582.0, "target": 3600.0, "breached": False},
             "rpo": {"ageSeconds": 18000.0, "target": 691200.0, "breached": False},
-            "checks": checks, "files": [{"name": f"{server}_sales.sql", "size": 2048, "sha256": "5e" * 32}],
+            "checks": checks, "files": [{"name": f"{name}_sales.sql", "size": 2048, "sha256": "5e" * 32}],
             "startedAt": "2026-11-01T03:00:00Z", "finishedAt": "2026-11-01T03:30:00Z"}
 
 
@@ -174,3 +180,27 @@ def test_evidence_of_loaded_drills_holds_their_checks_and_file_hashes(azurite: A
         entity["record"] = json.dumps(record)
         table.update_entity(entity)
         assert evidence(drills, run).json()["verification"]["verified"] is False
+
+
+def test_a_real_loaded_drill_s_evidence_carries_the_files_true_hashes(
+        azurite: Azurite, pg: Postgres, tmp_path: Path) -> None:  # noqa: F811  (pg: the imported fixture)
+    """A drill that really loads into PostgreSQL (the loader hashing while it downloads): its evidence verifies,
+    holds every check and phase the record has, and each file's sha256 is the SHA-256 of the blob itself."""
+    with drilling(azurite, pg) as drills:
+        summary, record = run_loaded(drills, amcheck=True, rtoTarget="PT6H")
+        assert record["status"] == "passed", record.get("message")
+        doc = evidence(drills, summary["runId"]).json()
+        assert doc["verification"]["verified"] is True
+        (entry,) = doc["servers"]
+        assert [c["name"] for c in entry["checks"]] == [c["name"] for c in record["checks"]]
+        assert entry["phases"] == record["phases"] and entry["rto"]["target"] == 21600.0
+        container = BlobServiceClient.from_connection_string(drills.stack.azurite.connection_string) \
+            .get_container_client(drills.stack.container)
+        hashed = [f for f in entry["files"] if f["sha256"]]
+        assert hashed
+        for item in hashed:
+            blob = container.download_blob(record["filePrefix"] + item["name"]).readall()
+            assert (len(blob), hashlib.sha256(blob).hexdigest()) == (item["bytes"], item["sha256"]), item["name"]
+        saved = tmp_path / "evidence.json"
+        saved.write_text(json.dumps(doc), encoding="utf-8")
+        assert verify(saved)[0] == 0
