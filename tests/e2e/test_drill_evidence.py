@@ -204,3 +204,10 @@ def test_a_real_loaded_drill_s_evidence_carries_the_files_true_hashes(
         saved = tmp_path / "evidence.json"
         saved.write_text(json.dumps(doc), encoding="utf-8")
         assert verify(saved)[0] == 0
+
+        # The dashboard draws the real drill's phases, RTO target and largest tables.
+        page = requests.get(f"{drills.stack.api}/drills/dashboard", headers=drills.stack.key, timeout=30).text
+        assert all(f'class="phase phase-{p}"' in page for p in ("restoreJob", "load", "checks"))
+        assert 'class="rto-target"' in page and 'class="table-trend"' in page
+        biggest = record["tables"][0]
+        assert f'{biggest["database"]}.{biggest["schema"]}.{biggest["name"]}' in page
