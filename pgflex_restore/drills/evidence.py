@@ -170,7 +170,16 @@ def verify_chain(documents: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _figure(value: Any) -> str:
-    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    """A cell. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading quote; numbers,
+    negative ones included, stay numbers. A check's message may hold user SQL or a server's error text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def to_csv(document: Mapping[str, Any]) -> str:

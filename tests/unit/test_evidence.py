@@ -172,3 +172,12 @@ def test_rows_pick_the_newest_earlier_hashed_run_and_tolerate_odd_summaries() ->
     assert [r.get("server") for r in instance_records(rows, "drill-5")] == ["a", "b"]
     assert run_fields(rows[-1]) == {"runId": "drill-5", "startedAt": "2026-11-01T03:00:00Z",
                                     "finishedAt": "2026-11-01T03:30:00Z"}
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_quoted() -> None:
+    doc = build_document(SUMMARY, [record("pg1", checks=[
+        {"name": "invariant:x", "outcome": "failed", "message": '=HYPERLINK("http://evil")'},
+        {"name": "invariant:y", "outcome": "failed", "message": "@SUM(A1)"}])], None)
+    rows = list(csv.DictReader(io.StringIO(to_csv(doc), newline="")))
+    assert [r["message"] for r in rows] == ['\'=HYPERLINK("http://evil")', "'@SUM(A1)"]
+    assert rows[0]["loadSeconds"] == "300.0"  # numbers are not touched
