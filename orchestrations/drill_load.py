@@ -141,7 +141,7 @@ class DrillProof:
         loaded = yield from self.sub("load", section, timeout)
         self.record["load"] = {k: v for k, v in (loaded.get("load") or {}).items()
                                if k in ("status", "failedStep", "error", "execution", "durations", "created",
-                                        "server", "serverId")}
+                                        "server", "serverId", "extensions")}
         return loaded
 
     def drop(self, loaded: dict[str, Any]) -> Steps:

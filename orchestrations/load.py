@@ -154,7 +154,11 @@ class LoadRun:
         config = (yield from self.call("extensions", LOAD_GET_EXTENSIONS, {"server": server}))["configuration"]
         current = ExtensionsConfiguration(tuple(config.get("value") or ()), tuple(config["allowedValues"])
                                           if config.get("allowedValues") is not None else None)
-        plan = plan_extensions(dumps.get("extensions") or [], current)
+        wanted = list(dumps.get("extensions") or [])
+        allowed = {v.lower() for v in current.allowed_values or ()}
+        if self.load.get("amcheck") and (current.allowed_values is None or "amcheck" in allowed):
+            wanted.append("amcheck")  # a drill's integrity check needs it allowed; where it cannot be, it is skipped
+        plan = plan_extensions(wanted, current)
         self.record["extensions"] = {"needed": list(plan.needed), "added": list(plan.missing)}
         if plan.not_allowed:
             raise StepError("extensions", {
