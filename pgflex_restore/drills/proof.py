@@ -233,6 +233,8 @@ def loader_checks(report: Mapping[str, Any] | None) -> list[dict[str, Any]]:
             name = str(item.get("name"))
             outcome = {"error": "failed"}.get(str(item.get("outcome")), str(item.get("outcome")))
             entry = {**item, "outcome": outcome, "database": database.get("source")}
+            if item.get("outcome") == "error":
+                entry["error"] = True  # it could not run: its advice is about access or SQL, not the data
             held = merged.get(name)
             if held is None or (outcome == "failed" and held["outcome"] != "failed") \
                     or (held["outcome"] == "skipped" and outcome == "passed"):
@@ -266,6 +268,9 @@ def first_failure(checks: Sequence[Mapping[str, Any]], server: str | None) -> tu
     name = str(check.get("name"))
     reason = REASONS.get(name, "check-failed")
     advice = INVARIANT_ADVICE if name.startswith("invariant:") else ADVICE.get(name, "read the drill's record")
+    if check.get("error"):
+        advice = ("the check could not run: fix what its message names (the loader's access to the server, the "
+                  "check's SQL) and drill again")
     others = f" (and {len(failed) - 1} more failed check(s))" if len(failed) > 1 else ""
     return reason, f"{server or 'the server'}: check {name} failed: {check.get('message')}{others}. {advice}"
 

@@ -234,3 +234,49 @@ def test_a_loader_that_dies_without_a_report_is_load_failed_and_the_unknown_scra
         alerts = {a["type"]: a for a in drills.alerts()}
         assert alerts["RestoreDrillFailed"]["reason"] == "load-failed"
         assert alerts["RestoreDrillScratchNotDropped"]["alertId"].endswith("|scratch")
+
+
+@pytest.fixture
+def live_source(pg: Postgres) -> Iterator[Postgres]:
+    """The drilled server's live databases (the emulator's fixture dumps, analysed) on the same PostgreSQL."""
+    import subprocess
+
+    from emulator.storage import database_dump
+
+    for database in ("appdb", "reporting"):
+        pg.sql(f'CREATE DATABASE "{database}"')
+        subprocess.run([pg.program("pg_restore"), "--no-owner", "--no-privileges", "-d",
+                        pg.superuser_dsn(database)], input=database_dump(database), capture_output=True,
+                       check=False, timeout=60)
+        pg.sql("ANALYZE", database)
+    try:
+        yield pg
+    finally:
+        for database in ("appdb", "reporting"):
+            pg.sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def source_drilling(azurite: Azurite, pg: Postgres) -> Any:
+    """As ``drilling``, with the backup instance's data source (rg-db/pg1) a flexible server on ``pg`` too."""
+    groups = load_resources(pg, azurite)
+    groups["rg-db"] = {"flexibleServers": {"pg1": dict(groups["rg-load"]["flexibleServers"]["pg-restored"])}}
+    return drill_stack(azurite, {"pg1": backup_instance(timings=QUICK)},
+                       extra_env={"LOAD_TARGET_ALLOWLIST": SERVER, "LOAD_JOB": JOB},
+                       host_options={"auto_advance": False}, resource_groups=groups)
+
+
+def test_compare_with_source_passes_then_fails_below_min_row_ratio(azurite: Azurite, live_source: Postgres) -> None:
+    with source_drilling(azurite, live_source) as drills:
+        _, record = run(drills, compareWithSource=True)
+        assert record["status"] == "passed", why(drills, record)
+        assert checks_of(record)["sourceComparison"]["outcome"] == "passed"
+        # the live server's customers grew to 4x since the point: the restored copy is below minRowRatio 0.9
+        live_source.sql("ALTER TABLE public.customers DROP CONSTRAINT customers_pkey CASCADE", "appdb")
+        for _ in range(2):
+            live_source.sql("INSERT INTO public.customers SELECT * FROM public.customers", "appdb")
+        live_source.sql("ANALYZE", "appdb")
+        _, record = run(drills, compareWithSource=True, minRowRatio=0.9)
+        assert (record["status"], record["failedCheck"]) == ("failed", "sourceComparison"), why(drills, record)
+        failed = checks_of(record)["sourceComparison"]["failed"]
+        assert [t["name"] for t in failed] == ["customers"], failed
+        assert record["scratch"]["outcome"] == "dropped"

@@ -148,7 +148,8 @@ def test_structure_names_missing_objects_and_tables_emptied_by_the_load() -> Non
 
 def test_loader_checks_merge_databases_and_count_errors_as_failures() -> None:
     checks = {c["name"]: c for c in loader_checks(REPORT)}
-    assert checks["invariant:orders"]["outcome"] == "failed"
+    assert checks["invariant:orders"]["outcome"] == "failed" and checks["invariant:orders"]["error"]
+    assert "could not run" in (first_failure([checks["invariant:orders"]], "pg1") or ("", ""))[1]
     assert checks["amcheck"]["outcome"] == "failed" and checks["amcheck"]["database"] == "crm"
 
 
