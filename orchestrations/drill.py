@@ -29,6 +29,7 @@ from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.drills.choice import PointChoice
 from pgflex_restore.drills.plan import parse_plan
 from pgflex_restore.drills.proof import batch_bounds
+from pgflex_restore.drills.proof import rpo as rpo_verdict
 from pgflex_restore.drills.records import (
     FAILED,
     PASSED,
@@ -301,6 +302,9 @@ class InstanceDrill:
     def finish(self, status: str, reason: str | None, message: str | None) -> Steps:
         self.record.update(status=status, reason=reason, message=message,
                            finishedAt=format_datetime(self.context.current_utc_datetime))
+        proof = self.target.get("proof")
+        if proof and "rpo" not in self.record and self.record.get("pointAgeSeconds") is not None:
+            self.record["rpo"] = rpo_verdict(self.record["pointAgeSeconds"], proof.get("rpoTargetSeconds"))
         self.board.update(phase="recording", status=status, reason=reason)
         try:
             yield from self.call(DRILL_RECORD_RESULT, {"record": self.record})
