@@ -269,8 +269,11 @@ class InstanceDrill:
         if status == FAILED:
             return (yield from self.finish(FAILED, reason, message))
         databases = ", ".join(sorted(report["databases"])) or "none"
-        done = "loaded, checked and dropped" if self.target["proof"].get("load") else "verified"
-        return (yield from self.finish(PASSED, None, f"restored and {done}: {databases}"))
+        if not self.target["proof"].get("load"):
+            return (yield from self.finish(PASSED, None, f"restored and verified: {databases}"))
+        outcome = (self.record.get("scratch") or {}).get("outcome")
+        return (yield from self.finish(PASSED, None, f"restored, loaded and checked: {databases}; scratch "
+                                                     f"databases {'dropped' if outcome == 'dropped' else outcome}"))
 
     def restore_plan(self, point: RecoveryPoint) -> RestorePlan:
         restore = self.input["restore"]
