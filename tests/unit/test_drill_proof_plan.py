@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pgflex_restore.drills.plan import PlanError, parse_plan
+from pgflex_restore.drills.proof_plan import PROOF_KEYS
 from pgflex_restore.load_spec import normalize_load_target
 
 CONTAINER = "https://acct.blob.core.windows.net/drills"
@@ -72,3 +75,19 @@ def test_each_problem_is_reported_by_its_path(keys: dict[str, object], path: str
 def test_a_server_listed_by_host_is_allowed() -> None:
     parse_plan(plan(load={"server": DRILL, "jobs": 3}), allowlist=[CONTAINER],
                load_allowlist=["pg-drill.postgres.database.azure.com"])
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 100) | st.floats(-1, 2, allow_nan=False)
+                    | st.text(max_size=12), lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.sampled_from(["server", "jobs", "name", "database", "sql", "min", "x"]),
+                                      inner, max_size=4), max_leaves=8)
+
+
+@given(st.dictionaries(st.sampled_from(sorted(PROOF_KEYS)), JSON, max_size=4))
+def test_any_proof_keys_either_parse_and_round_trip_or_fail_by_path(keys: dict[str, object]) -> None:
+    try:
+        parsed = parse_plan(plan(**keys), allowlist=[CONTAINER], load_allowlist=LOADS)
+    except PlanError as exc:
+        assert exc.problems and all(p.split(".")[0].split("[")[0] in PROOF_KEYS for p in exc.problems)
+        return
+    assert parse_plan(parsed.to_dict(), allowlist=[CONTAINER], load_allowlist=LOADS) == parsed
