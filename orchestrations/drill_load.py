@@ -188,6 +188,14 @@ class DrillProof:
         if error.get("failedStep") == "checks" and (loaded.get("load") or {}).get("databases"):
             return None
         server = self.record.get("server") or "the server"
+        if loaded.get("status") == "deadline":
+            execution = (loaded.get("load") or {}).get("execution") or {}
+            stopped = "was stopped" if execution.get("stopped") else "could not be stopped: stop it by hand"
+            timeout = timedelta(seconds=float(self.input["restore"]["timeoutSeconds"]))
+            return "deadline-exceeded", (f"{server}: the load into the drill server did not finish within {timeout} "
+                                         f"(restoreTimeout); the loader execution {execution.get('name')} "
+                                         f"{stopped}. Raise restoreTimeout or load.jobs, or size the drill server "
+                                         "like production")
         return "load-failed", (f"{server}: the load into the drill server failed: {error.get('code')}: "
                                f"{error.get('message')}. {error.get('advice') or 'read the drill record load'}")
 

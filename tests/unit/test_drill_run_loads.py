@@ -101,3 +101,28 @@ def test_a_stale_point_still_records_rpo_against_the_target() -> None:
     record = drive(InstanceDrill(context).run(),
                    context, answer)
     assert record["reason"] == "stale-recovery-point" and record["rpo"]["breached"] is True
+
+
+def test_a_load_at_its_deadline_is_deadline_exceeded_and_its_unknown_scratch_is_alerted() -> None:
+    context = instance(PROOF)
+    fresh = (NOW - timedelta(minutes=30)).isoformat()
+    stopped = {"status": "deadline", "error": None,
+               "load": {"status": "failed", "server": "127.0.0.1", "execution": {"name": "loader-7", "stopped": True}}}
+
+    def answer(task: tuple[Any, ...]) -> Any:
+        if task[0] == "sub":
+            assert not str(task[3]).endswith(":drop"), "nothing known to drop"
+            return stopped if str(task[3]).endswith(":load") else {"status": "succeeded"}
+        if task[1] == "drill_choose_point":
+            return chosen([{"id": "rp", "time": fresh, "stores": [{"type": "VaultStore"}]}], task[2])
+        if task[1] == "drill_verify_files":
+            return {"ok": True, "report": {"files": [{"name": "pg_appdb.sql", "kind": "database"}],
+                                           "databases": {"appdb": {}}, "problems": [], "totalBytes": 9}}
+        return {"ok": True, "previous": None, "replaceable": []}
+
+    record = drive(InstanceDrill(context).run(), context, answer)
+    assert (record["status"], record["reason"]) == ("failed", "deadline-exceeded")
+    assert "loader-7 was stopped" in record["message"] and record["scratch"]["outcome"] == "failed"
+    alerts = [t[2]["alert"] for t in context.scheduled if t[0] == "activity" and t[1] == "drill_send_alert"]
+    assert [a["type"] for a in alerts] == ["RestoreDrillFailed", "RestoreDrillScratchNotDropped"]
+    assert "drill_1_0000_appdb" in alerts[1]["message"]
