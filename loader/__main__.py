@@ -19,6 +19,7 @@ from .auth import Target, target_from_env
 from .drop import drop_databases, drop_report_name
 from .files import report_name
 from .pgrestore import PgRestoreError, find_program
+from .report import Report
 from .request import LoadRequest, RequestError, parse_request_text
 from .run import LoadOptions, load
 from .sources import LocalSource, Source, blob_source
@@ -59,9 +60,21 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None, 
     if request.action == "drop":
         return _drop(request, source, target, out, err)
     workdir = Path(env["LOADER_WORKDIR"]) if env.get("LOADER_WORKDIR") else None
+    name = report_name(request.prefix)
+
+    def created(report: Report) -> None:
+        """The report so far, marked running, next to the files: if the loader dies later (stopped at the
+        restore's deadline, out of memory), the app still learns which databases it created."""
+        partial = {**report.to_dict(), "status": "running", "finishedAt": None}
+        try:
+            source.write(name, json.dumps(partial, sort_keys=True, separators=(",", ":")).encode())
+        except Exception as exc:  # the final report is written (or printed) anyway
+            print(f"could not write the report so far: {exc}", file=err)
+
     report = load(options_of(request), source, target, program=program, workdir=workdir,
-                  progress=lambda database, phase: print(f"{database or '-'}: {phase}", file=err, flush=True))
-    _publish(source, report_name(request.prefix), report.to_json(), out, err)
+                  progress=lambda database, phase: print(f"{database or '-'}: {phase}", file=err, flush=True),
+                  created=created)
+    _publish(source, name, report.to_json(), out, err)
     return EXIT_LOADED if report.status == "loaded" else EXIT_FAILED
 
 

@@ -48,6 +48,9 @@ class Context:
     report: Report
     progress: Callable[[str, str], None] = lambda database, phase: None
     proofs: Proofs = field(default_factory=Proofs)
+    # Called with the report each time a database has been created: the report so far goes next to the files, so
+    # a loader that dies later (killed at a deadline, out of memory) still tells what it created.
+    created: Callable[[Report], None] = lambda report: None
 
 
 @dataclass
@@ -171,6 +174,7 @@ def _create(ctx: Context, prepared: Prepared, decision: Decision, admin: psycopg
         raise DatabaseStepFailed("create", f"CREATE DATABASE failed: {str(exc).strip()}") from exc
     oid = db.database_oid(admin, entry.target)
     ctx.report.created.append({"database": entry.target, "oid": oid})
+    ctx.created(ctx.report)
     statements = list(script.rest)
     if script.owner and script.owner in db.roles(admin) and memberships.ensure(admin, script.owner):
         statements.insert(0, owner_statement(entry.target, script.owner))

@@ -45,8 +45,10 @@ def _now() -> str:
 
 
 def load(options: LoadOptions, source: Source, target: Target, *, program: str, workdir: Path | None = None,
-         progress: Callable[[str, str], None] | None = None, server_name: str | None = None) -> Report:
-    """Run the load; the returned report is finished (status, timings)."""
+         progress: Callable[[str, str], None] | None = None, server_name: str | None = None,
+         created: Callable[[Report], None] | None = None) -> Report:
+    """Run the load; the returned report is finished (status, timings). ``created`` is called with the report so
+    far each time a database has been created."""
     started = time.monotonic()
     report = Report(options.run_id, server_name or target.host, _now())
     step = ["find"]
@@ -60,7 +62,7 @@ def load(options: LoadOptions, source: Source, target: Target, *, program: str, 
     try:
         with tempfile.TemporaryDirectory(prefix="loader-", dir=workdir) as folder:
             _load(options, source, target, program=program, folder=Path(folder), report=report, say=say,
-                  found=found)
+                  found=found, created=created or (lambda _: None))
     except StepFailed:
         pass
     except psycopg.Error as exc:
@@ -89,7 +91,7 @@ def file_digests(source: Source, found: FoundFiles) -> list[dict[str, Any]]:
 
 
 def _load(options: LoadOptions, source: Source, target: Target, *, program: str, folder: Path, report: Report,
-          say: Callable[[str, str], None], found: list[FoundFiles]) -> None:
+          say: Callable[[str, str], None], found: list[FoundFiles], created: Callable[[Report], None]) -> None:
     say("", "find")
     files = find(source, options.prefix, options.databases, report)
     found.append(files)
@@ -112,7 +114,7 @@ def _load(options: LoadOptions, source: Source, target: Target, *, program: str,
         if options.roles == "apply" and "roles" in files.scripts:
             say("", "roles")
             _apply_roles(admin, source.read_text(files.scripts["roles"].name), report)
-    context = Context(target, program, options.jobs, report, say, options.proofs)
+    context = Context(target, program, options.jobs, report, say, options.proofs, created)
     for item, decision in zip(prepared, decisions, strict=True):
         load_database(context, item, decision)
 

@@ -105,6 +105,14 @@ def load_outcome(report: Mapping[str, Any] | None, execution_state: str) -> tupl
     """``(status, error)`` of a finished load: ``loaded`` only when the report says so and the execution
     succeeded; a failed execution without a report is ``LoadJobFailed``, a succeeded one ``LoadReportFailed``."""
     if report is not None:
+        if report.get("status") == "running":  # the report so far: the loader died after creating databases
+            made = ", ".join(str(c.get("database")) for c in report.get("created") or [] if isinstance(c, Mapping))
+            return "load_failed", {
+                "code": step_error_code("job"), "retryable": False, "failedStep": "job",
+                "message": f"the loader job execution ended {execution_state} before the load finished; it had "
+                           f"created: {made or 'nothing'}",
+                "advice": "read the loader job execution's logs; the databases it created are in result.load.created "
+                          "(drop them, or restore again with onExists: replace)"}
         if report.get("status") == "loaded" and execution_state == "succeeded":
             return "loaded", None
         if report.get("status") == "loaded":

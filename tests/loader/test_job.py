@@ -101,3 +101,36 @@ def test_bad_input_exits_2_with_a_report_line(postgres: Postgres, tmp_path: Path
     code, report, _ = _run_job(_job_env(postgres, {"source": {"folder": str(tmp_path), "prefix": "p"},
                                                    "server": {"host": "127.0.0.1"}}))
     assert code == 2 and "LOADER_PG_USER" in report["error"]["message"]  # type: ignore[index]
+
+
+def test_the_report_so_far_is_next_to_the_files_as_soon_as_a_database_exists(
+        postgres: Postgres, dumps: Dumps, tmp_path: Path) -> None:
+    """A loader killed after CREATE DATABASE (a deadline's stop, out of memory) has already said what it created,
+    so the app can drop it: the first report next to the files is the partial one, marked running."""
+    allow_extensions(postgres)
+    folder = dumps.copy(tmp_path / "files", prefix="partial", only=("shop", "roles"))
+    target = unique("shop_partial")
+    request = {"runId": "partial-1", "source": {"folder": str(folder), "prefix": "partial"},
+               "server": {"host": "127.0.0.1"}, "databases": {"shop": target}, "jobs": 1}
+    env = _job_env(postgres, request, LOADER_PG_USER="pgadmin", LOADER_PG_PASSWORD="admin-password-for-local-tests",
+                   PGSSLMODE="disable")
+    report_file = folder / "partial_load-report.json"
+    job = subprocess.Popen([sys.executable, "-m", "loader"], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    first: dict[str, object] | None = None
+    deadline = time.monotonic() + 120
+    try:
+        while first is None and job.poll() is None and time.monotonic() < deadline:
+            try:
+                first = json.loads(report_file.read_text())
+            except (OSError, ValueError):  # not there yet, or being written
+                time.sleep(0.01)
+    finally:
+        job.kill()
+        job.wait()
+    assert first is not None, "no report appeared while the loader ran"
+    oid = postgres.sql("select oid from pg_database where datname = %s", params=(target,))[0][0]
+    assert first["status"] == "running" and first["finishedAt"] is None
+    assert first["created"] == [{"database": target, "oid": oid}]
+    assert json.loads(report_file.read_text())["created"] == [{"database": target, "oid": oid}]
+    postgres.sql(f'DROP DATABASE "{target}" WITH (FORCE)')

@@ -172,6 +172,9 @@ def test_outcomes_and_error_codes() -> None:
     assert load_outcome(None, "stopped")[1]["code"] == "LoadJobFailed"  # type: ignore[index]
     assert load_outcome(None, "succeeded")[1]["code"] == "LoadReportFailed"  # type: ignore[index]
     assert load_outcome({"status": "loaded"}, "failed")[1]["code"] == "LoadJobFailed"  # type: ignore[index]
+    status, error = load_outcome({"status": "running", "created": [{"database": "sales", "oid": 7}]}, "stopped")
+    assert status == "load_failed" and error is not None and error["code"] == "LoadJobFailed"
+    assert "ended stopped before the load finished; it had created: sales" in error["message"]
 
 
 def test_step_errors_keep_the_arm_code_and_advise_about_the_step() -> None:
