@@ -19,7 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -198,6 +198,54 @@ def attempt_seen(key: str, kind: str = "restore") -> bool | None:
         log.warning("restore attempt not recorded (%s); looking for the job first", exc)
         return None
     return False
+
+
+STARTS_TABLE = "instancestarts"
+STALE_CLAIM = timedelta(minutes=5)
+
+
+def claim_start(instance_id: str) -> bool | None:
+    """Claim the right to start ``instance_id``: True when this caller won, False when another start claimed it
+    first, None when the Functions storage account is not configured or does not answer (the extension's own
+    check is then all there is). One row per task hub and instance id, never deleted: an id runs once."""
+    if not _has_storage():
+        return None
+    entity = {"PartitionKey": _hub(), "RowKey": instance_id, "claimedAt": format_datetime(datetime.now(UTC))}
+    try:
+        _hot_table(STARTS_TABLE).insert(entity)
+    except TableConflict:
+        return False
+    except Exception as exc:
+        log.warning("start of %s not claimed (%s); relying on the extension's running-instance check",
+                    instance_id, exc)
+        return None
+    return True
+
+
+def take_stale_claim(instance_id: str) -> bool:
+    """Take over a claim whose start never created the instance (its host died in between) once it is older
+    than STALE_CLAIM; False while it is fresh, or when another caller took it over first."""
+    try:
+        table = _hot_table(STARTS_TABLE)
+        found = table.get(_hub(), instance_id)
+        if found is None:
+            return False
+        entity, etag = found
+        claimed_at = parse_datetime(str(entity.get("claimedAt")))
+        now = datetime.now(UTC)
+        if now - claimed_at < STALE_CLAIM:
+            return False
+        table.replace({"PartitionKey": _hub(), "RowKey": instance_id, "claimedAt": format_datetime(now)}, etag)
+    except (TableConflict, ValueError):
+        return False
+    except Exception as exc:
+        log.warning("stale start claim of %s not taken over (%s)", instance_id, exc)
+        return False
+    return True
+
+
+def _hub() -> str:
+    return os.environ.get("TASKHUB_NAME") or "app"
 
 
 def alerts_queue(name: str) -> QueueClient:

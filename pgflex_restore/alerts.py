@@ -7,11 +7,14 @@ and naming the restore so that the same alert delivered twice maps to the same i
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from .inputs import excerpt
 
 COMMON_ALERT_SCHEMA_ID = "azureMonitorCommonAlertSchema"
 FLEXIBLE_SERVER_TYPE = "microsoft.dbforpostgresql/flexibleservers"
@@ -42,13 +45,22 @@ class Alert:
 
     @property
     def restore_id(self) -> str:
-        """One restore per alert: the instance id every delivery of this alert maps to."""
-        return f"alert-{self.short_id}"
+        """One restore per alert: the instance id every delivery of this alert maps to, and no other alert does.
+
+        The readable part drops punctuation and case (``A_B`` and ``a-b`` read alike), so a digest of the exact
+        alert id follows it: two alerts never share an instance, and a second one is never taken for a repeat.
+        """
+        return f"alert-{self.short_id[:48]}-{self.digest}"
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the exact alert id's SHA-256: what tells apart ids that read alike."""
+        return hashlib.sha256(self.alert_id.encode("utf-8", errors="surrogatepass")).hexdigest()[:12]
 
     @property
     def file_prefix(self) -> str:
         rule = _UNSAFE_ID_CHARS.sub("-", self.rule).strip("-").lower()[:40] or "alert"
-        return f"alert-{rule}-{self.short_id[:12]}"
+        return f"alert-{rule}-{self.short_id[:12]}-{self.digest[:8]}"
 
     def flexible_server_ids(self) -> list[str]:
         """Targets that are PostgreSQL flexible servers (alerts may name other resources too)."""
@@ -109,7 +121,7 @@ def match_backup_instance(server_ids: Sequence[str], instances: Sequence[tuple[s
     for instance_id, server_id in instances:
         if server_id.rstrip("/").lower() in wanted:
             return instance_id
-    names = ", ".join(server_ids) or "(none)"
+    names = ", ".join(excerpt(s, 200) for s in server_ids[:5]) or "(none)"
     raise AlertError(
         f"no backup instance in the configured vaults (RESTORE_VAULTS) protects {names}; "
         "protect the server in a Backup vault listed there, or fix the alert rule's target"

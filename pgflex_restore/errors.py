@@ -53,12 +53,26 @@ class FieldError:
     message: str
     code: str = "invalid"
 
+    def __post_init__(self) -> None:
+        # Bounded whatever the caller sent: a 10 MB key must not become a 10 MB error (or a too-large record).
+        object.__setattr__(self, "path", _bounded(self.path, MAX_PATH_CHARS))
+        object.__setattr__(self, "message", _bounded(self.message, MAX_MESSAGE_CHARS))
+
     def to_dict(self) -> dict[str, str]:
         """The wire form used in HTTP error bodies and rejected-message records."""
         return {"field": self.path, "message": self.message, "code": self.code}
 
 
 TARGET_NOT_ALLOWED = "TargetNotAllowed"
+MAX_PATH_CHARS, MAX_MESSAGE_CHARS = 120, 400
+MAX_DETAILS = 20  # problems listed in one answer; the rest are counted
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def _bounded(text: str, limit: int) -> str:
+    """Printable and at most ``limit`` characters (cut ones end in '…')."""
+    clean = _UNPRINTABLE.sub("?", text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 class RequestValidationError(PgflexError):
@@ -68,8 +82,10 @@ class RequestValidationError(PgflexError):
         if not errors:
             raise ValueError("RequestValidationError needs at least one FieldError")
         self.errors: list[FieldError] = list(errors)
-        summary = "; ".join(f"{e.path}: {e.message}" for e in self.errors)
-        super().__init__(f"invalid restore request: {summary}")
+        shown = self.errors[:MAX_DETAILS]
+        summary = "; ".join(f"{e.path}: {e.message}" for e in shown[:3])
+        more = len(self.errors) - min(3, len(shown))
+        super().__init__(f"invalid request: {summary}" + (f" (and {more} more problems)" if more > 0 else ""))
 
     @property
     def target_not_allowed(self) -> bool:
@@ -82,7 +98,9 @@ class RequestValidationError(PgflexError):
             "error": {
                 "code": "InvalidRequest",
                 "message": str(self),
-                "details": [e.to_dict() for e in self.errors],
+                "target": self.errors[0].path,
+                "details": [e.to_dict() for e in self.errors[:MAX_DETAILS]],
+                **({"omittedDetails": len(self.errors) - MAX_DETAILS} if len(self.errors) > MAX_DETAILS else {}),
             }
         }
 

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from typing import Self
 from urllib.parse import urlsplit
 
+from .inputs import excerpt
+
 PROVIDER = "Microsoft.DataProtection"
 _BAD_CHARS = re.compile(r"[/?#%\\\s\x00-\x1f]")
 _MAX_NAME = 260
+_API_VERSION_QUERY = re.compile(r"api-version=[0-9A-Za-z.\-]{1,40}")
 
 
 class ArmIdError(ValueError):
@@ -27,7 +30,8 @@ def _check_part(name: str, value: object) -> str:
     if len(text) > _MAX_NAME:
         raise ArmIdError(f"{name} is longer than {_MAX_NAME} characters")
     if _BAD_CHARS.search(text):
-        raise ArmIdError(f"{name} {text!r} contains a character not allowed in an ARM name (/ ? # % \\ or space)")
+        raise ArmIdError(f"{name} {excerpt(text)} contains a character not allowed in an ARM name "
+                         "(/ ? # % \\ or space)")
     return text
 
 
@@ -35,19 +39,24 @@ def _segments(text: object, kind: str) -> list[str]:
     if not isinstance(text, str) or not text.strip():
         raise ArmIdError(f"{kind} id is empty")
     value = text.strip()
-    if "://" in value:  # a full management URL pasted from a browser or a log
-        value = urlsplit(value).path
-    value = value.split("?", 1)[0].rstrip("/")
+    if "://" in value:  # a full management URL pasted from a log: its api-version query is the only one allowed
+        parts = urlsplit(value)
+        if parts.fragment or (parts.query and not _API_VERSION_QUERY.fullmatch(parts.query)):
+            raise ArmIdError(f"{kind} id must not carry a query (other than api-version) or a fragment")
+        value = parts.path
+    elif "?" in value or "#" in value:
+        raise ArmIdError(f"{kind} id must not carry a query or a fragment: {excerpt(text)}")
+    value = value.rstrip("/")
     if not value.startswith("/"):
-        raise ArmIdError(f"{kind} id must start with /subscriptions/: {text!r}")
+        raise ArmIdError(f"{kind} id must start with /subscriptions/: {excerpt(text)}")
     return value[1:].split("/")
 
 
 def _expect(segments: list[str], index: int, key: str, text: str) -> str:
     if len(segments) <= index or segments[index].lower() != key.lower():
-        raise ArmIdError(f"{key} segment missing in {text!r}")
+        raise ArmIdError(f"{key} segment missing in {excerpt(text)}")
     if len(segments) <= index + 1 or not segments[index + 1]:
-        raise ArmIdError(f"{key} name missing in {text!r}")
+        raise ArmIdError(f"{key} name missing in {excerpt(text)}")
     return _check_part(key, segments[index + 1])
 
 
@@ -55,9 +64,9 @@ def _parse_vault_segments(segments: list[str], text: str) -> VaultId:
     sub = _expect(segments, 0, "subscriptions", text)
     rg = _expect(segments, 2, "resourceGroups", text)
     if len(segments) <= 4 or segments[4].lower() != "providers":
-        raise ArmIdError(f"providers segment missing in {text!r}")
+        raise ArmIdError(f"providers segment missing in {excerpt(text)}")
     if len(segments) <= 5 or segments[5].lower() != PROVIDER.lower():
-        raise ArmIdError(f"provider must be {PROVIDER} in {text!r}")
+        raise ArmIdError(f"provider must be {PROVIDER} in {excerpt(text)}")
     vault = _expect(segments, 6, "backupVaults", text)
     return VaultId(sub, rg, vault)
 
@@ -81,7 +90,7 @@ class VaultId:
         segments = _segments(text, "Backup vault")
         vault = _parse_vault_segments(segments, text)
         if len(segments) > 8:
-            raise ArmIdError(f"unexpected segments after the vault name in {text!r}")
+            raise ArmIdError(f"unexpected segments after the vault name in {excerpt(text)}")
         return cls(vault.subscription_id, vault.resource_group, vault.vault_name)
 
     @property
@@ -118,7 +127,7 @@ class BackupInstanceId:
         vault = _parse_vault_segments(segments, text)
         name = _expect(segments, 8, "backupInstances", text)
         if len(segments) > 10:
-            raise ArmIdError(f"unexpected segments after the backup instance name in {text!r}")
+            raise ArmIdError(f"unexpected segments after the backup instance name in {excerpt(text)}")
         return cls(vault.subscription_id, vault.resource_group, vault.vault_name, name)
 
     @classmethod
@@ -169,7 +178,7 @@ class RecoveryPointId:
         name = _expect(segments, 8, "backupInstances", text)
         point = _expect(segments, 10, "recoveryPoints", text)
         if len(segments) > 12:
-            raise ArmIdError(f"unexpected segments after the recovery point id in {text!r}")
+            raise ArmIdError(f"unexpected segments after the recovery point id in {excerpt(text)}")
         bi = BackupInstanceId(vault.subscription_id, vault.resource_group, vault.vault_name, name)
         return cls(bi, point)
 
@@ -195,7 +204,7 @@ def job_guid(job_id: str) -> str:
     if "/" in text:
         segments = text.lstrip("/").split("/")
         if len(segments) < 2 or segments[-2].lower() != "backupjobs":
-            raise ArmIdError(f"backupJobs segment missing in {job_id!r}")
+            raise ArmIdError(f"backupJobs segment missing in {excerpt(job_id)}")
     return _check_part("job id", last)
 
 
@@ -206,12 +215,12 @@ def _parse_resource(text: str, kind: str, provider: str, resource_type: str) -> 
     sub = _expect(segments, 0, "subscriptions", text)
     rg = _expect(segments, 2, "resourceGroups", text)
     if len(segments) <= 4 or segments[4].lower() != "providers":
-        raise ArmIdError(f"providers segment missing in {text!r}")
+        raise ArmIdError(f"providers segment missing in {excerpt(text)}")
     if len(segments) <= 5 or segments[5].lower() != provider.lower():
-        raise ArmIdError(f"provider must be {provider} in {text!r}")
+        raise ArmIdError(f"provider must be {provider} in {excerpt(text)}")
     name = _expect(segments, 6, resource_type, text)
     if len(segments) > 8:
-        raise ArmIdError(f"unexpected segments after the {kind} name in {text!r}")
+        raise ArmIdError(f"unexpected segments after the {kind} name in {excerpt(text)}")
     return sub, rg, name
 
 

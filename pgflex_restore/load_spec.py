@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 
 from .errors import TARGET_NOT_ALLOWED
 from .ids import FlexibleServerId
+from .inputs import excerpt
 
 OnExists = Literal["fail", "replace"]
 Roles = Literal["apply", "skip"]
@@ -26,7 +27,7 @@ MAX_NAME_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently t
 # Databases no load may create or replace: PostgreSQL's templates and Azure's own.
 RESERVED_TARGETS = frozenset({"template0", "template1", "azure_maintenance", "azure_sys"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_HOST = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
+_HOST = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\Z")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def normalize_load_target(entry: str) -> str:
         return FlexibleServerId.parse(text).path.lower()
     host = text.lower().rstrip(".")
     if not _HOST.match(host):
-        raise ValueError(f"{entry!r} is neither a flexible server ARM id nor a host name")
+        raise ValueError(f"{excerpt(entry)} is neither a flexible server ARM id nor a host name")
     return host
 
 
@@ -88,7 +89,8 @@ class LoadParser:
             self.fail("load", "must be an object: {\"server\": ..., \"databases\": {...}, ...}", "type")
             return None
         for key in sorted(set(value) - LOAD_FIELDS):
-            self.fail(f"load.{key}", f"unknown field {key!r}; allowed: {', '.join(sorted(LOAD_FIELDS))}", "unknown")
+            self.fail(f"load.{key}", f"unknown field {excerpt(key)}; allowed: {', '.join(sorted(LOAD_FIELDS))}",
+                      "unknown")
         server = self.server(value.get("server"))
         databases = self.databases(value["databases"]) if value.get("databases") is not None else {}
         on_exists = self.choice(value, "onExists", ("fail", "replace"))
@@ -129,7 +131,7 @@ class LoadParser:
                 continue
             problem = database_name_problem(target) if isinstance(target, str) else "must be a string"
             if not problem and target.lower() in RESERVED_TARGETS:
-                problem = f"{target!r} is reserved by PostgreSQL or Azure; choose another name"
+                problem = f"{excerpt(target)} is reserved by PostgreSQL or Azure; choose another name"
             if problem:
                 self.fail(path, f"target database name: {problem}", "invalid")
                 continue
@@ -137,8 +139,9 @@ class LoadParser:
         seen: dict[str, str] = {}
         for source, target in good.items():
             if target in seen:
-                self.fail(f"load.databases.{source}", f"target {target!r} is also the target of {seen[target]!r}: "
-                                                      "two databases cannot be loaded into one", "conflict")
+                self.fail(f"load.databases.{source}",
+                          f"target {excerpt(target)} is also the target of {excerpt(seen[target])}: "
+                          "two databases cannot be loaded into one", "conflict")
             seen.setdefault(target, source)
         return good if len(good) == len(value) and len(seen) == len(good) else None
 

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from .errors import TARGET_NOT_ALLOWED, FieldError, RequestValidationError
 from .ids import BackupInstanceId, RecoveryPointId
+from .inputs import control_character_errors, excerpt
 from .load_spec import LoadParser, LoadSpec, normalize_load_target
 from .target_urls import normalize_container_url
 from .timeutil import format_datetime, parse_datetime, parse_iso_duration
@@ -40,10 +41,10 @@ _BI_PARTS = {
     "vaultName": "vault_name",
     "backupInstanceName": "backup_instance_name",
 }
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9\-_.:]{1,100}$")
-_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.:]{0,199}$")
-_FILE_PREFIX = re.compile(r"^(?!.*//)(?!.*\.\./)[A-Za-z0-9][A-Za-z0-9\-_./]{0,199}$")
-_LOCATION = re.compile(r"^[a-z][a-z0-9]{1,49}$")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9\-_.:]{1,100}\Z")
+_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.:]{0,199}\Z")
+_FILE_PREFIX = re.compile(r"^(?!.*//)(?!.*\.\./)[A-Za-z0-9][A-Za-z0-9\-_./]{0,199}\Z")
+_LOCATION = re.compile(r"^[a-z][a-z0-9]{1,49}\Z")
 
 T = TypeVar("T")
 
@@ -157,9 +158,10 @@ class _Parser:
 
     def parse(self, data: object) -> RestoreRequest:
         if not isinstance(data, dict):
-            raise RequestValidationError([FieldError("", "the request must be a JSON object", "type")])
+            raise RequestValidationError([FieldError("request", "the request must be a JSON object", "type")])
+        self.errors.extend(control_character_errors(data))
         for key in sorted(set(data) - TOP_LEVEL_FIELDS):
-            self.fail(key, f"unknown field {key!r}; allowed: {', '.join(sorted(TOP_LEVEL_FIELDS))}", "unknown")
+            self.fail(key, f"unknown field {excerpt(key)}; allowed: {', '.join(sorted(TOP_LEVEL_FIELDS))}", "unknown")
         bi = self.backup_instance(data.get("backupInstance"))
         choice = self.recovery_point(data, bi)
         url, prefix = self.target(data.get("target"))
@@ -171,7 +173,7 @@ class _Parser:
         request_id = self.field(data, "requestId", "requestId", _request_id)
         load = LoadParser(self.load_allowlist, self.fail).parse(data["load"]) if data.get("load") is not None else None
         if self.errors or bi is None or choice is None or url is None:
-            raise RequestValidationError(self.errors or [FieldError("", "invalid request")])
+            raise RequestValidationError(self.errors or [FieldError("request", "invalid request")])
         if prefix is None:
             prefix = _safe_prefix(
                 self.default_file_prefix
@@ -209,7 +211,7 @@ class _Parser:
     def backup_instance_parts(self, value: dict[str, Any]) -> BackupInstanceId | None:
         before = len(self.errors)
         for key in sorted(set(value) - set(_BI_PARTS)):
-            self.fail(f"backupInstance.{key}", f"unknown field {key!r}", "unknown")
+            self.fail(f"backupInstance.{key}", f"unknown field {excerpt(key)}", "unknown")
         for key in _BI_PARTS:
             if not isinstance(value.get(key), str) or not value[key].strip():
                 self.fail(f"backupInstance.{key}", "required: a non-empty string", "required")
@@ -251,7 +253,7 @@ class _Parser:
                 return None
             text = rp.recovery_point_id
         if not _POINT_ID.match(text):
-            self.fail("recoveryPoint", f"{text!r} is not a recovery point id")
+            self.fail("recoveryPoint", f"{excerpt(text)} is not a recovery point id")
             return None
         return text
 
@@ -263,7 +265,7 @@ class _Parser:
             self.fail("target", "must be an object with containerUrl and optional filePrefix", "type")
             return None, None
         for key in sorted(set(value) - _TARGET_FIELDS):
-            self.fail(f"target.{key}", f"unknown field {key!r}", "unknown")
+            self.fail(f"target.{key}", f"unknown field {excerpt(key)}", "unknown")
         url: str | None = None
         raw_url = value.get("containerUrl")
         if not isinstance(raw_url, str) or not raw_url.strip():

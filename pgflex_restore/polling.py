@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pgflex_restore.settings import Settings
 
-_SECONDS = re.compile(r"^\d{1,12}(?:\.\d+)?$")
+_SECONDS = re.compile(r"^\d{1,12}(?:\.\d+)?\Z")
 _MAX_ATTEMPT_EXPONENT = 60  # 2**60 * anything already exceeds every sane max_seconds
 
 

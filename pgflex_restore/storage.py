@@ -16,6 +16,7 @@ from pgflex_restore.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
+    from azure.storage.blob import BlobServiceClient
     from azure.storage.queue import QueueClient
 
 CONNECTION = "AzureWebJobsStorage"
@@ -77,3 +78,14 @@ def table_service_client(env: Mapping[str, str] | None = None) -> TableServiceCl
     if connection:
         return TableServiceClient.from_connection_string(connection)
     return TableServiceClient(_service_url(env, "table"), credential=storage_credential(env))
+
+
+def blob_service_client(env: Mapping[str, str] | None = None) -> BlobServiceClient:
+    """A BlobServiceClient for the Functions storage account, connected like ``queue_client``."""
+    from azure.storage.blob import BlobServiceClient
+
+    env = os.environ if env is None else env
+    connection = env.get(CONNECTION)
+    if connection:
+        return BlobServiceClient.from_connection_string(connection)
+    return BlobServiceClient(_service_url(env, "blob"), credential=storage_credential(env))

@@ -10,6 +10,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+from .inputs import excerpt
+
 # Public, sovereign and DNS-zone blob endpoints; private-link hosts end with these too.
 BLOB_HOST_SUFFIXES = (
     ".blob.core.windows.net",
@@ -17,8 +19,8 @@ BLOB_HOST_SUFFIXES = (
     ".blob.core.usgovcloudapi.net",
     ".blob.storage.azure.net",
 )
-_CONTAINER = re.compile(r"^(?=.{3,63}$)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]$")
-_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
+_CONTAINER = re.compile(r"^(?=.{3,63}\Z)[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]\Z")
+_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}\Z")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -54,11 +56,11 @@ def normalize_container_url(text: str) -> str:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise ValueError(f"{shown!r} is not a valid URL") from exc
+        raise ValueError(f"{excerpt(shown)} is not a valid URL") from exc
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme not in ("https", "http") or not host:
-        raise ValueError(f"{shown!r} is not an https URL of a blob container")
+        raise ValueError(f"{excerpt(shown)} is not an https URL of a blob container")
     loopback = is_loopback_host(host)
     if scheme == "http" and not loopback:
         raise ValueError("the container URL must use https (plain http only for loopback emulators)")
@@ -88,6 +90,7 @@ def _container_path(path: str, host: str, loopback: bool) -> list[str]:
             )
     if not _CONTAINER.match(segments[-1]):
         raise ValueError(
-            f"{segments[-1]!r} is not a valid container name (3-63 lower-case letters, digits and single hyphens)"
+            f"{excerpt(segments[-1])} is not a valid container name "
+            "(3-63 lower-case letters, digits and single hyphens)"
         )
     return segments

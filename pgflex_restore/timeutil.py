@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from .inputs import excerpt
+
 _ISO_DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+(?:\.\d+)?)W)?(?:(?P<days>\d+(?:\.\d+)?)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?"
     r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$",
     re.IGNORECASE,
 )
-_TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?$")
+_TIMESPAN = re.compile(r"^(?:(?P<days>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})(?:\.(?P<f>\d{1,7}))?\Z")
 _MAX_DURATION_DIGITS = 12  # a setting of a trillion seconds is a typo, not a timeout
 
 # .NET DateTime.MinValue: ARM writes it for "not ended yet".
@@ -34,13 +36,13 @@ def parse_datetime(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise ValueError(f"{value!r} is not an ISO 8601 date-time such as 2026-11-01T02:00:00Z") from exc
+        raise ValueError(f"{excerpt(value)} is not an ISO 8601 date-time such as 2026-11-01T02:00:00Z") from exc
     if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone; add Z or an offset such as +01:00")
+        raise ValueError(f"{excerpt(value)} has no time zone; add Z or an offset such as +01:00")
     try:
         return parsed.astimezone(UTC)
     except OverflowError as exc:
-        raise ValueError(f"{value!r} is out of range") from exc
+        raise ValueError(f"{excerpt(value)} is out of range") from exc
 
 
 def parse_service_datetime(value: object) -> datetime | None:
@@ -81,7 +83,8 @@ def parse_iso_duration(text: str) -> timedelta:
         raise ValueError("expected an ISO 8601 duration such as PT24H")
     match = _ISO_DURATION.match(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as P15D or PT24H (years/months unsupported)")
+        raise ValueError(f"{excerpt(text)} is not an ISO 8601 duration such as P15D or PT24H "
+                         "(years/months unsupported)")
     parts = {name: float(val) for name, val in match.groupdict().items() if val is not None}
     try:
         return timedelta(
@@ -92,7 +95,7 @@ def parse_iso_duration(text: str) -> timedelta:
             seconds=parts.get("seconds", 0.0),
         )
     except OverflowError as exc:
-        raise ValueError(f"{text!r} is too long a duration") from exc
+        raise ValueError(f"{excerpt(text)} is too long a duration") from exc
 
 
 def parse_duration_or_seconds(text: str) -> timedelta:
@@ -100,7 +103,7 @@ def parse_duration_or_seconds(text: str) -> timedelta:
     value = text.strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
         if len(value.split(".")[0]) > _MAX_DURATION_DIGITS:
-            raise ValueError(f"{value!r} seconds is too long a duration")
+            raise ValueError(f"{excerpt(value)} seconds is too long a duration")
         return timedelta(seconds=float(value))
     return parse_iso_duration(value)
 
@@ -152,9 +155,9 @@ def cron_expression(ncrontab: str) -> str:
 
     fields = ncrontab.split()
     if len(fields) not in (5, 6):
-        raise ValueError(f"{ncrontab!r} is not an NCRONTAB expression: 6 fields (second minute hour day month "
+        raise ValueError(f"{excerpt(ncrontab)} is not an NCRONTAB expression: 6 fields (second minute hour day month "
                          "weekday) or 5 (minute hour day month weekday)")
     expression = " ".join(fields[1:] + fields[:1]) if len(fields) == 6 else " ".join(fields)
     if not croniter.is_valid(expression):
-        raise ValueError(f"{ncrontab!r} is not a valid NCRONTAB expression")
+        raise ValueError(f"{excerpt(ncrontab)} is not a valid NCRONTAB expression")
     return expression

@@ -1,18 +1,21 @@
 """Starting restores exactly once: the instance id is the deduplication key.
 
 A request id (HTTP or queue) or an alert id names the instance, so a repeated request finds the first one
-instead of starting a second restore. The check-then-start race is closed by the durable extension itself:
-starting an id that is running fails, and we then answer with the instance that won.
+instead of starting a second restore. The check-then-start race is closed by a claim on the id in the Functions
+storage account (start_instance_once says why the extension's own check is not enough).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import azure.durable_functions as df
 
+from clients import claim_start, take_stale_claim
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.restore_plan import RestorePlan
@@ -20,6 +23,8 @@ from pgflex_restore.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Every instance id the app gives out, internal ones included; anything else is nobody's instance.
+INSTANCE_ID = re.compile(r"[A-Za-z0-9\-_.:~]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -30,11 +35,16 @@ class Started:
 
 
 def restore_instance_id(request_id: str | None, fallback: str) -> str:
-    """``restore-<request id>`` (or ``restore-<fallback>``): a caller's id can never collide with another caller's
-    prefixed id nor with an alert's ``alert-...`` instance. Request ids are already restricted to characters the
-    extension allows in instance ids, and fallbacks are GUIDs or queue message ids.
+    """The restore's instance id, unique to its origin so that no two origins can ever share one.
+
+    A caller's request id R names ``restore-R`` with its ``:`` written ``~`` (request ids never hold ``~``, so
+    distinct ids stay distinct, and no caller id can equal an internal ``<parent>:job``/``:load`` instance).
+    Without a request id the restore is named ``restore~<fallback>`` (a GUID or ``queue-<message id>``): the
+    ``~`` in eighth place is something no caller id has. Alerts are ``alert-...``, drills ``drill-...``.
     """
-    return f"restore-{request_id or fallback}"
+    if request_id:
+        return f"restore-{request_id.replace(':', '~')}"
+    return f"restore~{fallback}"
 
 
 def plan_restore(
@@ -68,10 +78,22 @@ async def start_once(client: df.DurableOrchestrationClient, plan: RestorePlan) -
 async def start_instance_once(
     client: df.DurableOrchestrationClient, orchestrator: str, instance_id: str, payload: dict[str, Any]
 ) -> Started:
-    """Start ``orchestrator`` as ``instance_id`` unless that instance exists (running or finished)."""
+    """Start ``orchestrator`` as ``instance_id`` unless that instance exists (running or finished), or another
+    start of it is under way.
+
+    The extension's own check only refuses ids that are running: a start that raced one which has already
+    finished would *replace* the finished instance, and the caller's id would have run twice. So the first
+    start claims the id in the Functions storage account (an insert, which only one writer wins) before it
+    starts anything; a claim left by a start that died before starting is taken over after ``STALE_CLAIM``.
+    """
     found = await existing_status(client, instance_id)
     if found is not None:
         return Started(instance_id, False, runtime_name(found))
+    claimed = await asyncio.to_thread(claim_start, instance_id)
+    if claimed is False:
+        found = await existing_status(client, instance_id)
+        if found is not None or not await asyncio.to_thread(take_stale_claim, instance_id):
+            return Started(instance_id, False, runtime_name(found) if found is not None else "Pending")
     try:
         await client.start_new(orchestrator, instance_id, payload)
     except Exception:
@@ -81,6 +103,17 @@ async def start_instance_once(
         log.info("%s was started concurrently; answering with the existing instance", instance_id)
         return Started(instance_id, False, runtime_name(found))
     return Started(instance_id, True, "Pending")
+
+
+async def own_status(client: df.DurableOrchestrationClient, instance_id: str, *orchestrators: str) -> Any | None:
+    """The instance's status when it is one of ``orchestrators``: each API sees only its own instances (a
+    restore route must not show or cancel a drill run, nor a restore's internal job tracker)."""
+    if not INSTANCE_ID.fullmatch(instance_id):
+        return None  # not an id this app ever gives out (and not one to put in a management URL)
+    status = await existing_status(client, instance_id)
+    if status is None or getattr(status, "name", None) not in orchestrators:
+        return None
+    return status
 
 
 def runtime_name(status: Any) -> str | None:

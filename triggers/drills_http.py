@@ -16,6 +16,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from clients import results_table
+from orchestrations.drill import DRILL_RUN_ORCHESTRATION
 from pgflex_restore.drills.dashboard import render_dashboard
 from pgflex_restore.drills.evidence import (
     build_document,
@@ -27,10 +28,12 @@ from pgflex_restore.drills.evidence import (
     verification,
 )
 from pgflex_restore.drills.records import SUMMARY_ROW, record_from_entity
-from pgflex_restore.errors import ConfigurationError
+from pgflex_restore.drills.run import run_time
+from pgflex_restore.errors import ConfigurationError, RequestValidationError
+from pgflex_restore.inputs import excerpt, query_choice, query_int
 from pgflex_restore.settings import get_settings
 from pgflex_restore.timeutil import format_datetime
-from triggers._start import existing_status, runtime_name
+from triggers._start import own_status, runtime_name
 
 bp = df.Blueprint()
 
@@ -42,8 +45,17 @@ def _json(status: int, body: Any) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body, default=str), status_code=status, mimetype="application/json")
 
 
-def _error(status: int, code: str, message: str) -> func.HttpResponse:
-    return _json(status, {"error": {"code": code, "message": message}})
+def _error(status: int, code: str, message: str, target: str | None = None) -> func.HttpResponse:
+    """ARM's error shape; ``target`` names the route or query parameter the answer is about."""
+    return _json(status, {"error": {"code": code, "message": message, **({"target": target} if target else {})}})
+
+
+def _bad_parameter(exc: RequestValidationError) -> func.HttpResponse:
+    return _json(400, exc.to_dict())
+
+
+def _run_not_found(run_id: str, hint: str = "") -> func.HttpResponse:
+    return _error(404, "DrillRunNotFound", f"no drill run with id {excerpt(run_id)}{hint}", "run")
 
 
 def _quote(value: str) -> str:
@@ -117,11 +129,12 @@ def _dashboard() -> func.HttpResponse:
 
 @bp.route(route="drills", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def list_drills_http(req: func.HttpRequest) -> func.HttpResponse:
-    raw = req.params.get("limit") or str(DEFAULT_LIMIT)
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        return _error(400, "InvalidParameter", f"limit: a whole number from 1 to {MAX_LIMIT}")
     try:
-        runs = list_runs(int(raw))
+        limit = query_int(req.params.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    except RequestValidationError as exc:
+        return _bad_parameter(exc)
+    try:
+        runs = list_runs(limit)
     except ConfigurationError as exc:
         return _error(500, "ConfigurationError", str(exc))
     return _json(200, {"count": len(runs), "runs": runs})
@@ -135,16 +148,19 @@ def drills_dashboard_http(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="drills/{run}/evidence", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 def drill_evidence_http(req: func.HttpRequest) -> func.HttpResponse:
     run_id = req.route_params["run"]
-    form = (req.params.get("format") or "json").lower()
-    if form not in ("json", "csv"):
-        return _error(400, "InvalidParameter", "format: json (default) or csv")
+    try:
+        form = query_choice(req.params.get("format"), "format", ("json", "csv"))
+    except RequestValidationError as exc:
+        return _bad_parameter(exc)
+    if not run_time(run_id):
+        return _run_not_found(run_id)
     try:
         document = evidence_document(run_id)
     except ConfigurationError as exc:
         return _error(500, "ConfigurationError", str(exc))
     if document is None:
-        return _error(404, "DrillRunNotFound", f"no recorded drill run with id {run_id}: list the runs with "
-                                               "GET /api/drills; a run that is still going has no evidence yet")
+        return _run_not_found(run_id, ": list the runs with GET /api/drills; a run that is still going has no "
+                                      "evidence yet")
     if form == "csv":
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in run_id)
         return func.HttpResponse(to_csv(document), status_code=200, mimetype="text/csv", charset="utf-8",
@@ -158,13 +174,15 @@ async def get_drill_http(req: func.HttpRequest, client: df.DurableOrchestrationC
     run_id = req.route_params["run"]
     if run_id == "dashboard":  # hosts that match the template before the literal route
         return _dashboard()
+    if not run_time(run_id):  # not a run id: never look it up (nor show another API's instance)
+        return _run_not_found(run_id)
     try:
         rows = run_rows(run_id)
     except ConfigurationError as exc:
         return _error(500, "ConfigurationError", str(exc))
-    status = await existing_status(client, run_id)
+    status = await own_status(client, run_id, DRILL_RUN_ORCHESTRATION)
     if not rows and status is None:
-        return _error(404, "DrillRunNotFound", f"no drill run with id {run_id}")
+        return _run_not_found(run_id)
     summary = next((r for r in rows if r["_row"] == SUMMARY_ROW), None)
     cleanup = next((r for r in rows if r["_row"] == "cleanup"), None)
     instances = sorted((r for r in rows if str(r["_row"]).startswith("instance:")),

@@ -20,13 +20,15 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from clients import arm_client, load_arm_client
+from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId, ContainerAppJobId
+from pgflex_restore.inputs import CONTROL, excerpt, read_document
 from pgflex_restore.progress import FINISHED_STATUSES, merge_progress
 from pgflex_restore.restore_plan import job_tracker_id, loader_id
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import parse_datetime
-from triggers._start import existing_status, plan_restore, runtime_name, start_once
+from triggers._start import existing_status, own_status, plan_restore, runtime_name, start_once
 
 bp = df.Blueprint()
 
@@ -36,11 +38,23 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> func
                              headers=headers)
 
 
-def _error(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> func.HttpResponse:
+def _error(status: int, code: str, message: str, target: str | None = None) -> func.HttpResponse:
+    """ARM's error shape; ``target`` names the field (or route parameter) the answer is about."""
     body: dict[str, Any] = {"error": {"code": code, "message": message}}
-    if details:
-        body["error"]["details"] = details
+    if target:
+        body["error"]["target"] = target
     return _json(status, body)
+
+
+def _not_found(restore_id: str) -> func.HttpResponse:
+    return _error(404, "RestoreNotFound", f"no restore with id {excerpt(restore_id)}", "restoreId")
+
+
+def _printable(value: str) -> str:
+    """A query value without control characters (ValueError otherwise, answered as that parameter's 400)."""
+    if CONTROL.search(value):
+        raise ValueError("contains a control character")
+    return value
 
 
 def _settings() -> Settings | func.HttpResponse:
@@ -62,10 +76,7 @@ async def start_restore_http(req: func.HttpRequest, client: df.DurableOrchestrat
     if isinstance(settings, func.HttpResponse):
         return settings
     try:
-        body = req.get_json()
-    except ValueError:
-        return _error(400, "InvalidJson", "the request body must be a JSON object (a restore request)")
-    try:
+        body = read_document(req.get_body(), "body")
         plan = plan_restore(body, settings, str(uuid.uuid4()), origin={"via": "http"})
     except RequestValidationError as exc:
         return _json(403 if exc.target_not_allowed else 400, exc.to_dict())
@@ -99,9 +110,9 @@ def _restore_urls(req: func.HttpRequest, restore_id: str) -> dict[str, str]:
 @bp.durable_client_input(client_name="client")
 async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     restore_id = req.route_params["restoreId"]
-    status = await existing_status(client, restore_id)
+    status = await own_status(client, restore_id, RESTORE_ORCHESTRATION)
     if status is None:
-        return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
+        return _not_found(restore_id)
     own = status.custom_status if isinstance(status.custom_status, dict) else None
     tracking = await existing_status(client, job_tracker_id(restore_id)) if own and own.get("jobId") else None
     loading = await existing_status(client, loader_id(restore_id)) if own and _loads(own) else None
@@ -132,12 +143,13 @@ def _custom(status: Any) -> dict[str, Any] | None:
 @bp.durable_client_input(client_name="client")
 async def cancel_restore_http(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     restore_id = req.route_params["restoreId"]
-    status = await existing_status(client, restore_id)
+    status = await own_status(client, restore_id, RESTORE_ORCHESTRATION)
     if status is None:
-        return _error(404, "RestoreNotFound", f"no restore with id {restore_id}")
+        return _not_found(restore_id)
     runtime = runtime_name(status)
     if runtime in FINISHED_STATUSES:
-        return _error(409, "RestoreFinished", f"restore {restore_id} already ended ({runtime}); nothing to cancel")
+        return _error(409, "RestoreFinished", f"restore {restore_id} already ended ({runtime}); nothing to cancel",
+                      "restoreId")
     reason = "cancelled through POST /api/restores/{id}/cancel"
     await client.terminate(restore_id, reason)
     tracking = await existing_status(client, job_tracker_id(restore_id))
@@ -191,23 +203,25 @@ def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
         return settings
     raw_instance = req.params.get("backupInstance")
     if not raw_instance:
-        return _error(400, "MissingParameter", "query parameter backupInstance (a backup instance ARM id) is required")
+        return _error(400, "MissingParameter", "query parameter backupInstance (a backup instance ARM id) is required",
+                      "backupInstance")
     try:
-        backup_instance = BackupInstanceId.parse(raw_instance)
+        backup_instance = BackupInstanceId.parse(_printable(raw_instance))
     except ValueError as exc:
-        return _error(400, "InvalidParameter", f"backupInstance: {exc}")
+        return _error(400, "InvalidParameter", f"backupInstance: {exc}", "backupInstance")
     before: datetime | None = None
     if req.params.get("before"):
-        try:
-            before = parse_datetime(req.params["before"])  # the same rule as a restore request's "before"
+        try:  # the same rule as a restore request's "before"
+            before = parse_datetime(_printable(req.params["before"]))
         except ValueError as exc:
-            return _error(400, "InvalidParameter", f"before: {exc}")
+            return _error(400, "InvalidParameter", f"before: {exc}", "before")
     client, _ = arm_client(settings)
     try:
         points = client.list_recovery_points(backup_instance, end=before)
     except DataProtectionError as exc:
         status = getattr(exc, "status", None)
-        return _json(status if status in (400, 401, 403, 404) else 502, {"error": exc.to_dict()})
+        return _json(status if status in (400, 401, 403, 404) else 502,
+                     {"error": {**exc.to_dict(), "target": "backupInstance"}})
     if before is not None:
         points = [p for p in points if p.time <= before]
     points = sorted(points, key=lambda p: p.time, reverse=True)

@@ -1,16 +1,16 @@
 """Queue starter: restore requests and Azure Monitor alerts arrive on one queue (RESTORE_REQUESTS_QUEUE).
 
 Nothing is lost: a message that can never succeed (not JSON, invalid fields, an alert for an unprotected server)
-is copied to ``<queue>-rejected`` with the reason beside the original text, and then acknowledged. Transient
-failures raise, so the Functions runtime retries the message and finally moves it to ``<queue>-poison``.
+is copied to ``<queue>-rejected`` with the reason beside the original text, one that maps to a restore that
+exists already to ``<queue>-duplicates`` with the instance it matched (triggers/kept.py), and then
+acknowledged. Only transient failures raise, so the Functions runtime retries the message and finally moves it
+to ``<queue>-poison``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -26,9 +26,10 @@ from pgflex_restore.alerts import (
     parse_alert,
 )
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
+from pgflex_restore.inputs import read_document
 from pgflex_restore.settings import Settings, get_settings
-from pgflex_restore.storage import queue_client
-from triggers._start import existing_status, plan_restore, start_once
+from triggers._start import existing_status, plan_restore, runtime_name, start_once
+from triggers.kept import keep
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +46,18 @@ class Rejected(Exception):
 
 def reject(settings: Settings, msg: func.QueueMessage, text: str, rejected: Rejected) -> None:
     """Keep the message with its reason in the rejected queue, so an operator can fix and resend it."""
-    record = {
-        "reason": str(rejected),
-        "errors": rejected.details,
-        "original": text,
-        "messageId": msg.id,
-        "dequeueCount": msg.dequeue_count,
-        "rejectedAt": datetime.now(UTC).isoformat(),
-    }
-    client = queue_client(f"{settings.restore_requests_queue}-rejected")
-    try:
-        client.create_queue()
-    except Exception as exc:  # already exists (ResourceExistsError); any other problem shows on send
-        log.debug("create rejected queue: %s", exc)
-    client.send_message(json.dumps(record))
-    log.warning("rejected queue message %s: %s", msg.id, rejected)
+    keep(settings.restore_requests_queue, "rejected", msg, text,
+         {"reason": str(rejected), "errors": rejected.details})
+    log.warning("rejected queue message %s: %s", msg.id, str(rejected)[:500])
+
+
+def record_duplicate(settings: Settings, msg: func.QueueMessage, text: str, instance_id: str,
+                     runtime_status: str | None) -> None:
+    """A message for a restore that exists already starts nothing; it is kept beside the instance it matched."""
+    keep(settings.restore_requests_queue, "duplicates", msg, text, {
+        "reason": f"restore {instance_id} already exists ({runtime_status}); this message started nothing",
+        "instanceId": instance_id, "runtimeStatus": runtime_status})
+    log.info("queue message %s is a duplicate of %s (%s)", msg.id, instance_id, runtime_status)
 
 
 def _alert_request(settings: Settings, alert: Alert) -> dict[str, Any]:
@@ -90,12 +88,13 @@ def _alert_request(settings: Settings, alert: Alert) -> dict[str, Any]:
 @bp.durable_client_input(client_name="client")
 async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrchestrationClient) -> None:
     settings = get_settings()
-    text = msg.get_body().decode("utf-8", errors="replace")
+    body = msg.get_body()
+    text = body.decode("utf-8", errors="replace")
     try:
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise Rejected(f"the message is not JSON: {exc}") from exc
+            data = read_document(body, "message")
+        except RequestValidationError as exc:
+            raise Rejected(str(exc), exc.to_dict()["error"]["details"]) from exc
         if not isinstance(data, dict):
             raise Rejected("the message must be a JSON object: a restore request or an Azure Monitor alert")
         origin: dict[str, Any] = {"via": "queue", "messageId": msg.id}
@@ -108,8 +107,9 @@ async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrches
             if alert.is_resolved:
                 log.info("alert %s is Resolved: nothing to restore", alert.alert_id)
                 return
-            if await existing_status(client, alert.restore_id) is not None:
-                log.info("alert restore %s already exists: duplicate delivery ignored", alert.restore_id)
+            found = await existing_status(client, alert.restore_id)
+            if found is not None:
+                await asyncio.to_thread(record_duplicate, settings, msg, text, alert.restore_id, runtime_name(found))
                 return
             wire = await asyncio.to_thread(_alert_request, settings, alert)
             instance_id, origin["alert"] = alert.restore_id, alert.alert_id
@@ -122,8 +122,10 @@ async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrches
         except ConfigurationError as exc:  # kept with its reason: resend it once the setting is fixed
             raise Rejected(f"configuration error: {exc}") from exc
         started = await start_once(client, plan)
-        log.info("queue message %s -> restore %s (%s)", msg.id, plan.restore_id,
-                 "started" if started.created else "already existed")
+        if not started.created:
+            await asyncio.to_thread(record_duplicate, settings, msg, text, plan.restore_id, started.runtime_status)
+            return
+        log.info("queue message %s -> restore %s (started)", msg.id, plan.restore_id)
     except Rejected as rejected:
         await asyncio.to_thread(reject, settings, msg, text, rejected)
 

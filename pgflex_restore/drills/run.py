@@ -20,7 +20,7 @@ from .plan import DrillPlan, load_plan_text, parse_plan
 
 RUN_PREFIX = "drill-"
 FILES_ROOT = "drills"
-_RUN_ID = re.compile(r"^drill-(\d{8}T\d{6}Z)(?:-[A-Za-z0-9]+)?$")
+_RUN_ID = re.compile(r"^drill-(\d{8}T\d{6}Z)(?:-[A-Za-z0-9]+)?\Z")
 
 
 def run_id_for(scheduled: datetime, suffix: str | None = None) -> str:
@@ -34,7 +34,10 @@ def run_time(run_id: str) -> datetime | None:
     match = _RUN_ID.match(run_id)
     if not match:
         return None
-    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    try:
+        return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:  # the shape of a run id, but no such time (month 13)
+        return None
 
 
 def scheduled_occurrence(schedule: str, moment: datetime) -> datetime:

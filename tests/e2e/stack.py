@@ -151,6 +151,11 @@ class Stack:
         queue = QueueClient.from_connection_string(self.azurite.connection_string, name or self.queue)
         return int(queue.get_queue_properties().approximate_message_count or 0) == 0
 
+    def blob_text(self, container: str, name: str) -> str:
+        """A blob of the Functions storage account (Azurite), as text."""
+        service = BlobServiceClient.from_connection_string(self.azurite.connection_string)
+        return service.get_blob_client(container, name).download_blob().readall().decode("utf-8")
+
     def queue_messages(self, name: str) -> list[dict[str, Any]]:
         from azure.storage.queue import QueueClient
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devhost.azurite import Azurite
+from pgflex_restore.alerts import parse_alert
 from tests.e2e.stack import instance_id, running_stack, server_id
 
 
@@ -34,19 +35,24 @@ def test_queued_request_starts_a_restore(azurite: Azurite) -> None:
 def test_alert_restores_the_servers_newest_point_before_it_fired_once(azurite: Azurite) -> None:
     """An alert maps its server to the backup instance; a second delivery of the same alert starts nothing."""
     with running_stack(azurite) as stack:
+        restore_id = parse_alert(alert()).restore_id
+        assert restore_id.startswith("alert-6f1c2a40-aaaa-")
         stack.send_queue_message(alert())
-        stack.wait_until(lambda: stack.instance("alert-6f1c2a40-aaaa") is not None)
-        state = stack.host.wait_for("alert-6f1c2a40-aaaa", timeout=60)
+        stack.wait_until(lambda: stack.instance(restore_id) is not None)
+        state = stack.host.wait_for(restore_id, timeout=60)
         result = state.output
         assert result["status"] == "succeeded", result
         assert result["backupInstance"] == instance_id("pg1")
         assert result["recoveryPoint"]["id"] == "rp-0"  # newest point (04:00) before the 05:00 firing
         assert result["target"]["filePrefix"].startswith("alert-pg-cpu-high-")
         stack.send_queue_message(alert())
-        stack.wait_until(stack.queue_drained, timeout=30)
+        stack.wait_until(lambda: len(stack.queue_messages(f"{stack.queue}-duplicates")) == 1, timeout=30)
         assert len(stack.arm_requests("POST", "/restore")) == 1
         restores = [i.instance_id for i in stack.host.instances() if not i.instance_id.endswith(":job")]
-        assert restores == ["alert-6f1c2a40-aaaa"]
+        assert restores == [restore_id]
+        duplicate = stack.queue_messages(f"{stack.queue}-duplicates")[0]  # kept, with the restore it matched
+        assert duplicate["instanceId"] == restore_id and duplicate["runtimeStatus"] == "Completed"
+        assert duplicate["original"] and "already exists" in duplicate["reason"]
 
 
 def test_resolved_alert_starts_nothing(azurite: Azurite) -> None:
@@ -67,10 +73,9 @@ def test_messages_that_can_never_succeed_are_kept_with_their_reason(azurite: Azu
         stack.wait_until(lambda: len(stack.queue_messages(f"{stack.queue}-rejected")) == 3, timeout=30)
         rejected = stack.queue_messages(f"{stack.queue}-rejected")
         reasons = " | ".join(r["reason"] for r in rejected)
-        assert "not JSON" in reasons
+        assert "message: is not valid JSON" in reasons
         assert "RESTORE_VAULTS" in reasons
-        invalid = next(r for r in rejected if r["errors"])
-        assert any(e["field"] == "backupInstance" for e in invalid["errors"])
+        assert sorted(e["field"] for r in rejected for e in r["errors"]) == ["backupInstance", "message"]
         assert {r["original"] for r in rejected} >= {"{not json"}
         assert stack.host.instances() == []
         assert stack.queue_messages(f"{stack.queue}-poison") == []

@@ -1,5 +1,6 @@
 """Alerts in the common alert schema map to one restore of the protected server."""
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -39,13 +40,25 @@ def test_fired_alert_parses_with_utc_time_and_stable_names() -> None:
     parsed = parse_alert(alert())
     assert parsed.fired_at == datetime(2026, 11, 20, 2, 13, 45, 123000, tzinfo=UTC)
     assert not parsed.is_resolved
-    assert parsed.restore_id == "alert-1b2c-33dd"
-    assert parsed.file_prefix == "alert-pg-high-cpu-1b2c-33dd"
+    digest = hashlib.sha256(parsed.alert_id.encode()).hexdigest()
+    assert parsed.restore_id == f"alert-1b2c-33dd-{digest[:12]}"
+    assert parsed.file_prefix == f"alert-pg-high-cpu-1b2c-33dd-{digest[:8]}"
     request = alert_restore_request(parsed, BI, "https://acct.blob.core.windows.net/alerts")
     assert request["before"] == "2026-11-20T02:13:45.123000Z"
-    assert request["requestId"] == "alert-1b2c-33dd"
+    assert request["requestId"] == parsed.restore_id
     assert request["target"] == {"containerUrl": "https://acct.blob.core.windows.net/alerts",
-                                 "filePrefix": "alert-pg-high-cpu-1b2c-33dd"}
+                                 "filePrefix": parsed.file_prefix}
+
+
+def test_alert_ids_that_read_alike_name_different_restores() -> None:
+    """``A_B`` and ``a-b`` have the same readable part; each still gets its own instance and file prefix."""
+    payloads = [alert(), alert()]
+    for payload, tail in zip(payloads, ("A_B", "a-b"), strict=True):
+        essentials = payload["data"]["essentials"]
+        essentials["alertId"] = f"/subscriptions/s/providers/Microsoft.AlertsManagement/alerts/{tail}"
+    first, second = (parse_alert(p) for p in payloads)
+    assert first.restore_id != second.restore_id and first.file_prefix != second.file_prefix
+    assert first.restore_id.startswith("alert-a-b-") and second.restore_id.startswith("alert-a-b-")
 
 
 def test_resolved_alert_is_recognised() -> None:

@@ -138,7 +138,7 @@ def test_target_not_on_allowlist_is_its_own_code() -> None:
 @pytest.mark.parametrize(
     ("data", "path"),
     [
-        ([], ""),
+        ([], "request"),
         ({"target": {"containerUrl": URL}}, "backupInstance"),
         (body(backupInstance=7), "backupInstance"),
         (body(backupInstance={"subscriptionId": "s", "resourceGroup": "r", "vaultName": "v"}),
