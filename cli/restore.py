@@ -206,6 +206,10 @@ def summary_text(result: dict[str, Any]) -> str:
         lines.append(f"  error           : {error.get('code')}: {error.get('message')}")
         if error.get("advice"):
             lines.append(f"  what to do      : {error['advice']}")
+    if result.get("jobMayBeRunning"):
+        hint = result.get("findJob") or {}
+        lines.append(f"  Azure job       : may still be running (restore POST {result.get('restorePost')}); "
+                     f"find it with: {hint.get('azCli')}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""Injected faults (429, 5xx, dropped connections, slow answers) and ARM's per-subscription token buckets."""
+"""Injected faults (429, 5xx, dropped connections, slow answers, operation URLs on another host) and ARM's
+per-subscription token buckets."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .scenario import Throttle
 
-FAULT_KINDS = ("status", "drop", "drop-after-processing", "delay")
+FAULT_KINDS = ("status", "drop", "drop-after-processing", "delay", "foreign-operation-url")
+# The headers of a 202 that a foreign-operation-url fault moves to another host (Azure-AsyncOperation by default).
+OPERATION_HEADERS = ("Azure-AsyncOperation", "Location")
 _DEFAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
                   503: "ServiceUnavailable", 504: "GatewayTimeout"}
 
@@ -30,6 +34,8 @@ class Fault:
     method: str | None = None
     path: str | None = None  # regular expression searched in the request path
     query: str | None = None  # regular expression searched in the decoded query string (e.g. "skipToken")
+    url: str | None = None  # foreign-operation-url: the origin (scheme://host[:port]) the operation URLs point to
+    headers: tuple[str, ...] = ("Azure-AsyncOperation",)  # foreign-operation-url: which headers to move
     hits: int = 0
 
     @staticmethod
@@ -44,11 +50,17 @@ class Fault:
             message=raw.get("message"),
             retry_after=int(raw["retryAfter"]) if raw.get("retryAfter") is not None else None,
             delay_seconds=float(raw.get("delaySeconds", 0)), method=raw.get("method"), path=raw.get("path"),
-            query=raw.get("query"),
+            query=raw.get("query"), url=raw.get("url"),
+            headers=tuple(raw.get("headers") or ("Azure-AsyncOperation",)),
         )
         for pattern in (fault.path, fault.query):
             if pattern:
                 re.compile(pattern)
+        if kind == "foreign-operation-url":
+            _check_origin(fault.url)
+            unknown = [h for h in fault.headers if h not in OPERATION_HEADERS]
+            if unknown or not fault.headers:
+                raise ValueError(f"headers must be some of {', '.join(OPERATION_HEADERS)}")
         return fault
 
     def matches(self, method: str, path: str, query: str = "") -> bool:
@@ -58,13 +70,35 @@ class Fault:
             return False
         return not self.path or re.search(self.path, path) is not None
 
+    def moved(self, headers: dict[str, str]) -> dict[str, str]:
+        """foreign-operation-url: the answer's operation URLs with their origin replaced, path and query kept.
+
+        The request itself was processed (a restore's job started), as when a misconfigured or hostile endpoint
+        answers: only where the client is told to poll changes.
+        """
+        if self.url is None:
+            return dict(headers)
+        origin = urlsplit(self.url)
+        moved = dict(headers)
+        for name in self.headers:
+            if name in moved:
+                parts = urlsplit(moved[name])
+                moved[name] = urlunsplit((origin.scheme, origin.netloc, parts.path, parts.query, parts.fragment))
+        return moved
+
     def error_code(self) -> str:
         return self.code or _DEFAULT_CODES.get(self.status, "InternalServerError")
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "remaining": self.count - self.hits, "status": self.status,
                 "method": self.method, "path": self.path, "query": self.query, "retryAfter": self.retry_after,
-                "delaySeconds": self.delay_seconds}
+                "delaySeconds": self.delay_seconds, "url": self.url, "headers": list(self.headers)}
+
+
+def _check_origin(url: str | None) -> None:
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError("url must be an origin such as https://elsewhere.example or http://127.0.0.1:8081")
 
 
 class FaultPlan:

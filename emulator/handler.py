@@ -15,6 +15,7 @@ from .arm import Request, Response
 from .auth import IDENTITY_PATH
 from .clock import arm_time
 from .errors import ArmError
+from .faults import Fault
 from .spec import api_versions_for
 
 if TYPE_CHECKING:
@@ -148,11 +149,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             response = self._error(ArmError(500, "InternalServerError", f"Emulator error: {type(exc).__name__}: {exc}"))
         if decision is not None and decision.allowed:
             response.headers = {**(response.headers or {}), decision.header: str(decision.remaining)}
-        return self._finish(response, fault.kind if fault is not None else None)
+        return self._finish(response, fault)
 
-    def _finish(self, response: Response, fault_kind: str | None) -> Response:
-        if fault_kind == "drop-after-processing":
+    def _finish(self, response: Response, fault: Fault | None) -> Response:
+        if fault is not None and fault.kind == "drop-after-processing":
             raise _Dropped
+        if fault is not None and fault.kind == "foreign-operation-url" and response.headers:
+            response.headers = fault.moved(response.headers)
         return response
 
     @staticmethod

@@ -209,11 +209,13 @@ class EmulatorServer:
     def inject_fault(self, kind: str = "status", *, count: int = 1, status: int = 503,
                      retry_after: int | None = None, delay_seconds: float = 0.0, method: str | None = None,
                      path: str | None = None, code: str | None = None, message: str | None = None,
-                     query: str | None = None) -> None:
-        """Fault the next ``count`` matching requests (kinds: status, drop, drop-after-processing, delay)."""
+                     query: str | None = None, url: str | None = None,
+                     headers: tuple[str, ...] | None = None) -> None:
+        """Fault the next ``count`` matching requests (kinds: status, drop, drop-after-processing, delay, and
+        foreign-operation-url: processed as usual, the 202's operation ``headers`` then point at ``url``)."""
         raw = {"kind": kind, "count": count, "status": status, "retryAfter": retry_after,
                "delaySeconds": delay_seconds, "method": method, "path": path, "code": code, "message": message,
-               "query": query}
+               "query": query, "url": url, "headers": list(headers) if headers else None}
         self.faults.add(Fault.from_dict(raw))
 
     def set_throttle(self, subscription: str, throttle: Throttle | dict[str, float] | None) -> None:

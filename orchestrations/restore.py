@@ -2,8 +2,9 @@
 
 Reads as the REST sequence it drives. Every wait is a durable timer sized by the service's Retry-After (or the
 poll policy when none is sent); transient errors are waited out a bounded number of times; permanent ones end
-the restore at once with the ARM code and advice. The output is always one result record, also for failures,
-so callers read ``result.status`` rather than parse an exception text.
+the restore at once with the ARM code and advice. The output is always one result record, also for failures
+(an unexpected error in this code included), so callers read ``result.status`` rather than parse an exception
+text; a failure record says whether the Azure restore job may still be running (pgflex_restore/outcome.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from orchestrations.load import LOAD_ORCHESTRATION, load_input
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.outcome import ACCEPTED, NOT_ACCEPTED, ORCHESTRATION_FAILED, UNKNOWN, JobFacts, outcome_fields
 from pgflex_restore.parsing import RecoveryPoint
 from pgflex_restore.restore_plan import RestorePlan, job_tracker_id, loader_id
 from pgflex_restore.selection import choose_source_store
@@ -55,6 +57,9 @@ class RestoreRun:
         self.steps = ArmSteps(context, self.plan.poll, self.deadline, self.plan.max_transient_retries,
                               self.board)
         target = self.plan.request.get("target", {})
+        # What is known of the restore POST and its job (JobFacts): a failure record says what they leave unknown.
+        self.post, self.ended = NOT_ACCEPTED, False
+        self.posted_at: str | None = None
         self.result: dict[str, Any] = {
             "restoreId": self.plan.restore_id,
             "status": "running",
@@ -67,6 +72,9 @@ class RestoreRun:
             "restoreOperation": None,
             "jobId": None,
             "job": None,
+            "restorePost": NOT_ACCEPTED,
+            "jobMayBeRunning": False,
+            "findJob": None,
             "startedAt": format_datetime(self.started),
             "finishedAt": None,
             "armCalls": 0,
@@ -89,6 +97,11 @@ class RestoreRun:
             return self.finish("failed", failed.error)
         except DeadlineExceeded:
             return self.finish("deadline_exceeded", self.deadline_error())
+        except Exception as exc:  # a bug here must still end with a record saying what is known of the job
+            return self.finish("failed", {
+                "code": ORCHESTRATION_FAILED, "retryable": False,
+                "message": f"the restore orchestration failed: {type(exc).__name__}: {exc}"[:500],
+                "advice": f"report this with restore id {self.plan.restore_id}"})
 
     def select(self) -> Steps:
         if self.plan.resolved_point is not None:  # chosen by the caller (a drill): no need to list points again
@@ -126,6 +139,7 @@ class RestoreRun:
             if ambiguous_since is not None:
                 found = yield from self.find_job(ambiguous_since)
                 if found:
+                    self.note_post(ACCEPTED, ambiguous_since)
                     return found
             attempt_at = self.context.current_utc_datetime
             # The activity looks for this request's job since its first attempt before it posts (at-least-once).
@@ -133,6 +147,7 @@ class RestoreRun:
             started = yield from self.steps.call_once(TRIGGER_RESTORE, {**payload, **carried,
                                                                         "attemptedAt": first_attempt.isoformat()})
             if started.get("ok"):
+                self.note_post(ACCEPTED, first_attempt)
                 operation = started["operation"]
                 self.result["restoreOperation"] = operation.get("statusUrl") or operation.get("resultUrl")
                 job_id = yield from self.wait_for_operation(operation, want_job=True)
@@ -148,6 +163,7 @@ class RestoreRun:
             carried = carry_over({}, error)
             if _maybe_accepted(error):
                 ambiguous_since = ambiguous_since or attempt_at
+                self.note_post(UNKNOWN, ambiguous_since)
             elif not error.get("retryable") and not (ambiguous_since is not None and _is_conflict(error)):
                 # (A conflict after an ambiguous attempt most likely is our own job: keep looking for it.)
                 raise StepFailed(error)
@@ -161,6 +177,12 @@ class RestoreRun:
                 self.steps.note_retry(error)
                 if error.get("retryAfter"):
                     yield from self.steps.wait(self.steps.policy.next_wait(error["retryAfter"], now=self.steps.now))
+
+    def note_post(self, state: str, since: datetime) -> None:
+        """Learn what became of the restore POST: ``accepted`` is final, ``unknown`` only replaces ``notAccepted``."""
+        if self.post != ACCEPTED:
+            self.post = state
+        self.posted_at = self.posted_at or format_datetime(since)
 
     def find_job(self, since: datetime) -> Steps:
         for _ in range(JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER):
@@ -200,6 +222,8 @@ class RestoreRun:
             if status["state"] == "running":
                 continue
             if status["state"] != "succeeded":
+                # The restore operation itself failed or was canceled: it leaves no job running.
+                self.ended = self.ended or self.post != NOT_ACCEPTED
                 raise StepFailed(polled.get("error") or {"code": "OperationFailed", "message": status["status"]})
             return status.get("jobId"), retry_after
 
@@ -234,6 +258,7 @@ class RestoreRun:
         self.steps.arm_calls += int(tracked.get("armCalls", 0))
         self.steps.retries += int(tracked.get("retries", 0))
         self.result["job"] = _job_summary(tracked.get("job"))
+        self.ended = tracked["outcome"] == "finished"
         if tracked["outcome"] == "deadline":
             return self.finish("deadline_exceeded", self.deadline_error())
         if tracked["outcome"] == "error":
@@ -296,17 +321,27 @@ class RestoreRun:
 
     def deadline_error(self) -> dict[str, Any]:
         job = self.result.get("jobId")
-        where = (f"the Azure restore job {job} may still be running: check it with GET {job}?api-version=... "
-                 "or in the Backup vault's Backup jobs") if job else (
-                 "if a restore was triggered, its Azure job may still be running: look in the Backup vault's "
-                 f"Backup jobs for {self.plan.backup_instance}")
+        if job:
+            where = (f"the Azure restore job {job} may still be running: check it with GET {job}?api-version=... "
+                     "or in the Backup vault's Backup jobs")
+        elif self.post == NOT_ACCEPTED:
+            where = "no restore was started (no restore request was accepted)"
+        else:
+            accepted = "was accepted" if self.post == ACCEPTED else "may have been accepted"
+            where = (f"the restore {accepted} at {self.posted_at}; its Azure job may still be running: look in the "
+                     f"Backup vault's Backup jobs for {self.plan.backup_instance} (findJob)")
         timeout = timedelta(seconds=self.plan.timeout_seconds)
         return {"code": "DeadlineExceeded", "retryable": False,
                 "message": f"the restore did not finish within {timeout} (RESTORE_TIMEOUT); {where}"}
 
     def finish(self, status: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
-        self.result.update(status=status, error=error, finishedAt=format_datetime(self.context.current_utc_datetime),
-                           armCalls=self.steps.arm_calls, retries=self.steps.retries)
+        target = self.result["target"]
+        facts = JobFacts(self.plan.backup_instance, target.get("containerUrl"), target.get("filePrefix"),
+                         post=self.post, posted_at=self.posted_at, job_id=self.result.get("jobId"), ended=self.ended)
+        outcome = outcome_fields(status, error, facts)
+        error = outcome["error"]
+        self.result.update(status=status, finishedAt=format_datetime(self.context.current_utc_datetime),
+                           armCalls=self.steps.arm_calls, retries=self.steps.retries, **outcome)
         phase = {"validated": "succeeded", "loaded": "succeeded", "deadline_exceeded": "failed",
                  "load_failed": "failed"}.get(status, status)
         self.board.update(phase=phase, nextCheck=None,

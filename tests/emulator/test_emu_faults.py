@@ -109,3 +109,33 @@ def test_throttle_through_the_control_api(server: EmulatorServer, arm: Arm) -> N
     assert arm.get(f"{BV_PATH}/backupInstances").status_code == 429
     requests.post(control, json={"subscription": SUB, "disable": True}, timeout=10)
     assert arm.get(f"{BV_PATH}/backupInstances").status_code == 200
+
+
+def test_foreign_operation_url_starts_the_restore_and_points_its_operation_elsewhere(arm: Arm) -> None:
+    """Processed as usual (the job starts); only the Azure-AsyncOperation host changes, path and query kept."""
+    rp = arm.latest_rp()
+    arm.server.inject_fault("foreign-operation-url", method="POST", path="/restore$",
+                            url="https://operations.elsewhere.example:8443")
+    answer = arm.post(f"{BI_PATH}/restore", json=restore_body(rp))
+    assert answer.status_code == 202
+    status_url, result_url = answer.headers["Azure-AsyncOperation"], answer.headers["Location"]
+    assert status_url.startswith("https://operations.elsewhere.example:8443/subscriptions/")
+    assert "/operationStatus/" in status_url and status_url.endswith("?api-version=2026-06-01")
+    assert result_url.startswith(arm.server.url)  # only the headers asked for move
+    assert len(arm.server.jobs()) == 1 and arm.server.requests[-1]["fault"] == "foreign-operation-url"
+    # The same path on the emulator itself answers: only the host was foreign.
+    assert arm.get(arm.server.url + status_url.split(":8443", 1)[1]).status_code == 200
+
+
+def test_foreign_operation_url_moves_location_too_and_refuses_bad_origins(server: EmulatorServer, arm: Arm) -> None:
+    body = {"restoreRequestObject": restore_body(arm.latest_rp())}
+    server.inject_fault("foreign-operation-url", path="/validateRestore$", url="http://127.0.0.1:1",
+                        headers=("Azure-AsyncOperation", "Location"))
+    answer = arm.post(f"{BI_PATH}/validateRestore", json=body)
+    assert answer.status_code == 202
+    assert all(answer.headers[h].startswith("http://127.0.0.1:1/") for h in ("Azure-AsyncOperation", "Location"))
+    control = f"{server.url}/_emulator/faults"
+    for bad in ({"url": "elsewhere.example"}, {"url": "https://elsewhere.example/path"}, {"url": None},
+                {"url": "https://elsewhere.example", "headers": ["Retry-After"]}):
+        refused = requests.post(control, json={"kind": "foreign-operation-url", **bad}, timeout=10)
+        assert refused.status_code == 400, bad

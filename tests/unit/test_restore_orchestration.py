@@ -190,6 +190,7 @@ def test_a_conflict_without_an_ambiguous_attempt_fails_at_once() -> None:
     result, _ = run(happy(trigger_restore=[failed("UserErrorAnotherOperationInProgress", status_code=409)],
                           get_operation_status=[status("succeeded")]))
     assert result["status"] == "failed" and result["error"]["code"] == "UserErrorAnotherOperationInProgress"
+    assert result["restorePost"] == "notAccepted" and result["jobMayBeRunning"] is False  # refused: nothing started
 
 
 def test_throttling_never_spends_the_retry_budget() -> None:
@@ -211,7 +212,8 @@ def test_an_accepted_restore_without_a_job_id_is_found_or_reported() -> None:
     assert result["status"] == "succeeded" and result["jobId"] == JOB
     lookups = [found(None)] * JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER
     result, _ = run(happy(get_operation_status=no_id, find_restore_job=lookups))
-    assert result["status"] == "failed" and result["error"]["code"] == "NoJobId"
+    assert result["status"] == "failed" and result["error"]["code"] == "RestoreOutcomeUnknown"
+    assert result["error"]["cause"]["code"] == "NoJobId" and result["jobMayBeRunning"] is True
 
 
 def test_a_status_without_job_id_falls_back_to_the_location_result() -> None:
@@ -234,7 +236,8 @@ def test_a_location_only_operation_is_polled_by_its_result() -> None:
 
 def test_an_operation_with_no_url_at_all_fails_clearly() -> None:
     result, _ = run(happy(trigger_restore=[operation(status_url=None)], get_operation_status=[status("succeeded")]))
-    assert result["status"] == "failed" and result["error"]["code"] == "NoOperationUrl"
+    assert result["status"] == "failed" and result["error"]["cause"]["code"] == "NoOperationUrl"
+    assert result["error"]["code"] == "RestoreOutcomeUnknown" and result["restorePost"] == "accepted"
 
 
 def test_a_trigger_that_returns_its_existing_job_is_not_polled() -> None:
@@ -257,6 +260,9 @@ def test_every_tracker_outcome_becomes_a_result_record(tracked: Any, expected_st
     result, _ = run(happy(), tracked=tracked)
     assert result["status"] == expected_status and result["error"]["code"] == code
     assert result["jobId"] == JOB  # the job id is kept, so the caller can find the Azure job
+    ended = isinstance(tracked, dict) and tracked["outcome"] == "finished"
+    assert result["jobMayBeRunning"] is not ended and result["restorePost"] == "accepted"
+    assert (result["findJob"] or {}).get("jobId") == (None if ended else JOB)
 
 
 def test_the_deadline_ends_a_wait_with_what_is_known() -> None:
@@ -266,7 +272,8 @@ def test_the_deadline_ends_a_wait_with_what_is_known() -> None:
     result, context = run(answers, plan_input=plan(RESTORE_TIMEOUT="PT30M"))
     assert result["status"] == "deadline_exceeded" and result["error"]["code"] == "DeadlineExceeded"
     assert timers(context) == [NOW + timedelta(seconds=s) for s in (10, 610, 1210, 1800)]
-    assert "may still be running" in result["error"]["message"] and result["jobId"] is None
+    assert "no restore was started" in result["error"]["message"] and result["jobId"] is None
+    assert result["jobMayBeRunning"] is False and result["restorePost"] == "notAccepted" and result["findJob"] is None
 
 
 def test_an_activity_crash_is_retried_then_reported() -> None:
@@ -275,3 +282,79 @@ def test_an_activity_crash_is_retried_then_reported() -> None:
                      "validate_restore": [crash(), crash(), crash()]})
     assert result["status"] == "failed" and result["error"]["code"] == "ActivityFailed"
     assert result["error"]["message"].startswith("Activity function 'validate_restore' failed:")
+
+
+# -- every failure after the restore POST says whether the Azure job may be running (pgflex_restore/outcome.py) --
+
+OFF_ARM = {"ok": False, "armCalls": 0, "error": {
+    "type": "DataProtectionError", "message": "refusing to send the ARM token to https://elsewhere.example/op",
+    "retryable": False, "advice": "check ARM_ENDPOINT", "outcomeUnknown": False}}
+POSTED = format_datetime(NOW + timedelta(seconds=10))
+
+
+def test_an_operation_that_cannot_be_followed_says_the_job_may_be_running() -> None:
+    result, context = run(happy(get_operation_status=[status("succeeded"), OFF_ARM]))
+    assert result["status"] == "failed" and result["jobId"] is None
+    assert result["error"]["code"] == "RestoreOutcomeUnknown"
+    assert result["error"]["cause"]["code"] == "DataProtectionError"
+    assert result["restorePost"] == "accepted" and result["jobMayBeRunning"] is True
+    assert result["findJob"]["postedAt"] == POSTED and result["findJob"]["filePrefix"] == "p"
+    assert "find_restore_job" not in activities(context)  # nothing else is asked of a service that answered so
+
+
+def test_polling_that_gives_up_says_the_job_may_be_running() -> None:
+    busy = [failed("InternalServerError", status_code=500, retryable=True)] * 3  # the budget is 2 retries
+    result, _ = run(happy(get_operation_status=[status("succeeded"), *busy]))
+    assert result["error"]["code"] == "RestoreOutcomeUnknown" and result["jobMayBeRunning"] is True
+    assert result["error"]["cause"]["code"] == "InternalServerError"
+
+
+def test_a_restore_operation_that_failed_says_no_job_runs() -> None:
+    refused = {**status("failed"), "error": {"code": "UserErrorStorageAccountPermissions", "message": "no"}}
+    result, _ = run(happy(get_operation_status=[status("succeeded"), refused]))
+    assert result["error"]["code"] == "UserErrorStorageAccountPermissions"
+    assert result["restorePost"] == "accepted" and result["jobMayBeRunning"] is False and result["findJob"] is None
+
+
+@pytest.mark.parametrize("after", [
+    [failed("InvalidRequest", status_code=400)],  # a definite refusal after an ambiguous attempt
+    [failed("GatewayTimeout", status_code=504, unknown=True, retryable=True)] * 2,  # the budget spent on ambiguity
+])
+def test_a_post_that_may_have_been_accepted_says_the_job_may_be_running(after: list[dict[str, Any]]) -> None:
+    lookups = [found(None)] * JOB_LOOKUPS_AFTER_AMBIGUOUS_TRIGGER * len(after)  # before each later attempt
+    result, context = run(happy(trigger_restore=[failed("ConnectionError", unknown=True, retryable=True), *after],
+                                find_restore_job=lookups, get_operation_status=[status("succeeded")]))
+    assert result["status"] == "failed" and result["error"]["code"] == "RestoreOutcomeUnknown"
+    assert result["restorePost"] == "unknown" and result["jobMayBeRunning"] is True
+    assert result["findJob"]["postedAt"] == POSTED == format_datetime(datetime.fromisoformat(
+        triggers(context)[0]["attemptedAt"]))
+
+
+def test_a_job_found_after_an_ambiguous_post_counts_as_accepted() -> None:
+    result, _ = run(happy(trigger_restore=[failed("GatewayTimeout", status_code=504, unknown=True)],
+                          find_restore_job=[found(JOB)], get_operation_status=[status("succeeded")]))
+    assert result["status"] == "succeeded" and result["restorePost"] == "accepted"
+    assert result["jobMayBeRunning"] is False and result["error"] is None
+
+
+def test_the_deadline_while_following_the_operation_says_where_the_job_is() -> None:
+    slow = [status("succeeded")] + [status("running", retry_after="600")] * 3
+    result, _ = run(happy(get_operation_status=slow), plan_input=plan(RESTORE_TIMEOUT="PT30M"))
+    assert result["status"] == "deadline_exceeded" and result["error"]["code"] == "DeadlineExceeded"
+    assert f"was accepted at {POSTED}" in result["error"]["message"]
+    assert result["jobMayBeRunning"] is True and result["findJob"]["postedAt"] == POSTED
+
+
+UNREADABLE = {"ok": True, "armCalls": 1}  # no ``operation``: the orchestrator's own code fails on it (KeyError)
+
+
+@pytest.mark.parametrize(("answers", "may_run"), [
+    (happy(validate_restore=[UNREADABLE], trigger_restore=[], get_operation_status=[]), False),
+    (happy(trigger_restore=[UNREADABLE], get_operation_status=[status("succeeded")]), True),
+])
+def test_a_bug_in_the_orchestration_still_ends_with_a_record(answers: dict[str, list[Any]], may_run: bool) -> None:
+    """Before the POST nothing runs; after it the job may: either way a record, not a failed orchestration."""
+    result, _ = run(answers)
+    assert result["status"] == "failed" and result["jobMayBeRunning"] is may_run
+    code = result["error"]["cause"]["code"] if may_run else result["error"]["code"]
+    assert code == "OrchestrationFailed" and "KeyError" in str(result["error"])
