@@ -6,6 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import azure.functions as func
 
@@ -42,6 +43,12 @@ def compile_route(template: str) -> re.Pattern[str]:
     return re.compile(f"^{regex}/?$", re.IGNORECASE)
 
 
+def route_value(raw: str) -> str:
+    """A route parameter as the host hands it to the function: percent-decoded (UTF-8), except an encoded '/'
+    which ASP.NET Core routing leaves as %2F, so a value can never add a path segment."""
+    return "%2F".join(unquote(piece) for piece in re.split("%2[fF]", raw))
+
+
 def build_routes(functions: dict[str, FunctionInfo]) -> list[Route]:
     routes = []
     for info in functions.values():
@@ -75,7 +82,7 @@ class HttpTriggers:
                 continue
             if not self._authorized(route.auth_level, query, headers):
                 return 401, {}, b""
-            params = {k: v for k, v in match.groupdict().items() if v is not None}
+            params = {k: route_value(v) for k, v in match.groupdict().items() if v is not None}
             req = func.HttpRequest(method, request.url, headers=headers, params=query, route_params=params,
                                    body=request.body)
             try:
