@@ -55,7 +55,7 @@ class FieldError:
 
     def __post_init__(self) -> None:
         # Bounded whatever the caller sent: a 10 MB key must not become a 10 MB error (or a too-large record).
-        object.__setattr__(self, "path", _bounded(self.path, MAX_PATH_CHARS))
+        object.__setattr__(self, "path", _bounded(self.path, MAX_PATH_CHARS) or "request")
         object.__setattr__(self, "message", _bounded(self.message, MAX_MESSAGE_CHARS))
 
     def to_dict(self) -> dict[str, str]:
