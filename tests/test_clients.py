@@ -63,3 +63,27 @@ def test_the_arm_budget_is_shared_by_concurrent_takers(azurite: Azurite, monkeyp
     assert [take("POST", NOW) for _ in range(4)] == pytest.approx([0, 0, 0, 1.0])  # writes: their own bucket
     assert take("GET", NOW, url.replace("S1", "S2")) == 0  # another subscription: its own bucket
     assert take("GET", NOW, f"{ARM}/providers/Microsoft.DataProtection/operations") == 0  # no subscription
+
+
+def test_one_start_claim_wins_and_a_stale_one_is_taken_over_once(azurite: Azurite,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 concurrent claims of one instance id: one winner. A claim whose start never happened is taken over
+    after STALE_CLAIM, by one caller only; a fresh claim never is."""
+    os.environ[CONNECTION] = azurite.connection_string
+    monkeypatch.setenv("TASKHUB_NAME", f"hub{uuid.uuid4().hex[:8]}")
+    with ThreadPoolExecutor(20) as pool:
+        wins = list(pool.map(lambda _: clients.claim_start("restore-burst"), range(20)))
+    assert wins.count(True) == 1 and wins.count(False) == 19
+    assert clients.take_stale_claim("restore-burst") is False  # fresh: its start may be under way
+    table = clients._hot_table(clients.STARTS_TABLE)
+    old = datetime.now(UTC) - clients.STALE_CLAIM - timedelta(seconds=1)
+    entity, etag = table.get(os.environ["TASKHUB_NAME"], "restore-burst") or ({}, "")
+    table.replace({**entity, "claimedAt": old.isoformat()}, etag)
+    with ThreadPoolExecutor(10) as pool:
+        takeovers = list(pool.map(lambda _: clients.take_stale_claim("restore-burst"), range(10)))
+    assert takeovers.count(True) == 1
+    assert clients.take_stale_claim("restore-never-claimed") is False
+
+
+def test_without_a_storage_account_a_start_claim_is_unknown() -> None:
+    assert clients.claim_start("restore-x") is None
