@@ -2,8 +2,9 @@
 
 It sends one request (plus at most one retry after a rejected token), parses the answer and returns it with the
 headers the orchestrator needs. It never sleeps and never polls: waiting is the orchestrator's job (durable
-timers). Status and result URLs from response headers are sent exactly as received, and only to the ARM host
-the client was configured with, so the bearer token never leaves ARM. Tokens and query strings are never logged.
+timers). Status and result URLs from response headers are sent exactly as received, and only to the exact
+origin (scheme, host, port) of the ARM endpoint the client was configured with (arm_url.check_arm_url), so the
+bearer token never leaves ARM. Tokens and query strings are never logged.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from .arm_url import OffArmUrl, check_arm_url, parse_origin, shown
 from .cloud_error import header, parse_cloud_error
 from .errors import DataProtectionError, PacedError, TransportError
 from .ids import BackupInstanceId, VaultId, job_guid
@@ -36,7 +38,7 @@ from .parsing import (
     parse_recovery_point,
 )
 from .point_scan import PointScan
-from .target_urls import is_loopback_host, without_query
+from .target_urls import without_query
 from .timeutil import format_filter_datetime
 
 if TYPE_CHECKING:
@@ -56,18 +58,6 @@ _TOKEN_REJECTED = re.compile(r"expired|invalid\w*token|token\w*invalid", re.IGNO
 _CLAIMS = re.compile(r'claims="([^"]+)"', re.IGNORECASE)
 _PATH_SAFE = "/-._~:@!$&'()*+,;="
 _MAX_PAGES = 10_000
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) with default ports filled in; every loopback name counts as one host."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
-    host = (parts.hostname or "").lower()
-    return (parts.scheme.lower(), "loopback" if is_loopback_host(host) else host, port or default)
 
 
 def _challenge_claims(response: requests.Response) -> str | None:
@@ -127,8 +117,10 @@ class DataProtectionClient:
         first_call_reserved: bool = False,
     ) -> None:
         self.arm_endpoint = arm_endpoint.rstrip("/")
-        if _origin(self.arm_endpoint)[1] == "":
-            raise ValueError(f"arm_endpoint {arm_endpoint!r} has no host")
+        try:
+            self._arm = parse_origin(self.arm_endpoint)
+        except OffArmUrl as exc:
+            raise ValueError(f"arm_endpoint {shown(arm_endpoint)!r} is not usable: {exc}") from None
         self.api_version = api_version
         self.scope = f"{self.arm_endpoint}/.default"
         self.timeout = timeout
@@ -174,11 +166,14 @@ class DataProtectionClient:
             ) from exc
 
     def _send(self, method: str, url: str, body: Mapping[str, Any] | None = None) -> requests.Response:
-        if _origin(url) != _origin(self.arm_endpoint):
+        """Every request goes through here, so every URL (built or from a response) passes the one check."""
+        try:
+            check_arm_url(url, self._arm)
+        except OffArmUrl as exc:  # never sent at all, not even without the token
             raise DataProtectionError(
-                f"refusing to send the ARM token to {without_query(url)}: not {self.arm_endpoint}",
-                advice="the service answered with a URL on another host; check ARM_ENDPOINT",
-            )
+                f"refusing to send the ARM token to {shown(url)}: {exc} ({self.arm_endpoint})",
+                advice=f"the service answered with a URL off ARM (refused for its {exc.part}); check ARM_ENDPOINT",
+            ) from None
         if (method, url) in self._prepaid:
             self._prepaid.discard((method, url))
         else:
@@ -266,7 +261,7 @@ class DataProtectionClient:
     def _page(self, url: str, seen: set[str]) -> tuple[list[dict[str, Any]], str | None]:
         """One page of a list: its items and its nextLink (None at the end); ``seen`` catches paging loops."""
         if url in seen or len(seen) >= _MAX_PAGES:
-            raise DataProtectionError(f"paging loop at {without_query(url)}: the same nextLink came back")
+            raise DataProtectionError(f"paging loop at {shown(url)}: the same nextLink came back")
         seen.add(url)
         response = self._send("GET", url)
         self._check(response)

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from .arm_url import parse_origin, shown
 from .errors import ConfigurationError
 from .ids import ContainerAppJobId, VaultId
 from .load_spec import normalize_load_target
@@ -171,14 +172,15 @@ def reset_settings_cache() -> None:
 
 
 def _arm_endpoint(text: str) -> str:
+    """The client's strict grammar first (no userinfo, backslash, whitespace or non-ASCII): the token's origin."""
     value = text.rstrip("/")
     try:
+        parse_origin(value)
         parts = urlsplit(value)
-        _ = parts.port
     except ValueError as exc:
-        raise ValueError(f"{text!r} is not a URL") from exc
+        raise ValueError(f"{shown(text)!r} is not a usable URL: {exc}") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{text!r} is not an https URL such as https://management.azure.com")
+        raise ValueError(f"{shown(text)!r} is not an https URL such as https://management.azure.com")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError("plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
     if parts.query or parts.fragment or parts.username:

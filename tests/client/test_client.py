@@ -457,12 +457,15 @@ def test_token_never_sent_to_another_host(httpserver: HTTPServer, make_client: M
         DataProtectionClient("not-a-url", "2026-06-01", FakeCredential())
 
 
-def test_loopback_names_are_one_origin(httpserver: HTTPServer, make_client: MakeClient) -> None:
-    """An emulator answering with 127.0.0.1 URLs is fine when ARM_ENDPOINT says localhost (same port)."""
+def test_loopback_names_are_not_one_origin(httpserver: HTTPServer, make_client: MakeClient) -> None:
+    """localhost and 127.0.0.1 are different hosts to the token (issue 17 item 4; test_token_origin.py has the
+    rest): a 127.0.0.1 status URL is refused when ARM_ENDPOINT says localhost, though both reach the server."""
     httpserver.expect_request("/op").respond_with_json({"status": "Succeeded"})
     url = httpserver.url_for("/op").replace("localhost", "127.0.0.1")
     client = make_client(endpoint=httpserver.url_for("/").rstrip("/").replace("127.0.0.1", "localhost"))
-    assert client.get_operation_status(url).status.done
+    with pytest.raises(DataProtectionError, match="host is not ARM_ENDPOINT's"):
+        client.get_operation_status(url)
+    assert httpserver.log == []
 
 
 def test_logs_hold_no_token_and_no_query(httpserver: HTTPServer, make_client: MakeClient, base: str,
