@@ -10,7 +10,9 @@ from the input, activity results and ``current_utc_datetime``, so replays take t
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -24,7 +26,7 @@ from activities.drill_results import (
 )
 from activities.drills import DRILL_CHOOSE_POINT, DRILL_LIST_INSTANCES
 from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
-from orchestrations.drill_load import DrillProof, files_check
+from orchestrations.drill_load import DROP_DEADLINE, DrillProof, files_check
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.drills.choice import PointChoice
 from pgflex_restore.drills.plan import parse_plan
@@ -36,8 +38,10 @@ from pgflex_restore.drills.records import (
     SKIPPED,
     alert_message,
     classify_restore_failure,
+    lost_outcome,
     scratch_alert,
     summarize_run,
+    unrecorded_alert,
 )
 from pgflex_restore.drills.targets import drill_targets
 from pgflex_restore.parsing import RecoveryPoint
@@ -59,13 +63,43 @@ def batches_per_generation(concurrency: int) -> int:
     return max(1, INSTANCES_PER_GENERATION // max(1, concurrency))
 COMPACT_KEYS = ("backupInstance", "instanceName", "vault", "server", "status", "reason")
 
+log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 
-def _steps(context: df.DurableOrchestrationContext, restore: dict[str, Any], board: StatusBoard) -> ArmSteps:
+def _steps(context: df.DurableOrchestrationContext, restore: dict[str, Any], board: StatusBoard,
+           deadline: datetime | None = None) -> ArmSteps:
+    """Bookkeeping steps: BOOKKEEPING_DEADLINE from now, never past ``deadline`` (the drill's, when given)."""
     policy = PollPolicy.from_dict(restore["poll"])
-    deadline = context.current_utc_datetime + BOOKKEEPING_DEADLINE
-    return ArmSteps(context, policy, deadline, int(restore["maxTransientRetries"]), board)
+    until = context.current_utc_datetime + BOOKKEEPING_DEADLINE
+    return ArmSteps(context, policy, min(until, deadline) if deadline else until, int(restore["maxTransientRetries"]),
+                    board)
+
+
+def drill_deadline(started: datetime, drill_input: Mapping[str, Any]) -> datetime:
+    """When an instance drill stops retrying: BOOKKEEPING_DEADLINE to choose the point, the restore's timeout (the
+    load's too, and the drop's hour, when it loads), and BOOKKEEPING_DEADLINE for verifying, recording and
+    alerting. A call still due after it gets one attempt, so a drill whose storage died ends with its verdict
+    instead of retrying on."""
+    timeout = timedelta(seconds=float(drill_input["restore"]["timeoutSeconds"]))
+    loads = (drill_input["target"].get("proof") or {}).get("load")
+    return started + 2 * BOOKKEEPING_DEADLINE + timeout + (timeout + DROP_DEADLINE if loads else timedelta(0))
+
+
+def failure_text(exc: Exception, board: StatusBoard) -> str:
+    """A failed bookkeeping step, for the record and the log: its error, or at a deadline the last one seen."""
+    error = getattr(exc, "error", None)
+    if error:
+        return f"{error.get('code')}: {error.get('message')}"
+    return f"DeadlineExceeded: still failing at the deadline: {board.values.get('lastError') or 'no answer'}"
+
+
+def report_lost(context: df.DurableOrchestrationContext, run_id: str, outcome: Mapping[str, Any]) -> None:
+    """An ERROR log line (once, not on replays) when a drill outcome's row or alert could not be written: with
+    storage gone, the log (Application Insights) may be the only place the verdict still reaches."""
+    lost = lost_outcome(outcome)
+    if lost and not getattr(context, "is_replaying", False):
+        log.error("drill run %s: not recorded: %s", run_id, lost)
 
 
 class DrillRun:
@@ -175,11 +209,19 @@ class DrillRun:
         if error:
             summary["error"] = error
         self.board.update(phase="recording")
+        # The summary and, if it cannot be written, its alert share one BOOKKEEPING_DEADLINE: the run ends by then.
+        deadline = self.context.current_utc_datetime + BOOKKEEPING_DEADLINE
         try:
-            yield from _steps(self.context, self.input["restore"], self.board).call(DRILL_RECORD_RUN,
-                                                                                    {"summary": summary})
+            yield from _steps(self.context, self.input["restore"], self.board, deadline).call(
+                DRILL_RECORD_RUN, {"summary": summary})
         except (StepFailed, DeadlineExceeded) as exc:
-            summary["recordError"] = str(exc)
+            summary["recordError"] = failure_text(exc, self.board)
+            try:  # the queue may still work when the table does not
+                yield from _steps(self.context, self.input["restore"], self.board, deadline).call(
+                    DRILL_SEND_ALERT, {"alert": unrecorded_alert(summary, details_path=self.details_path)})
+            except (StepFailed, DeadlineExceeded) as alert_exc:
+                summary["alertError"] = failure_text(alert_exc, self.board)
+            report_lost(self.context, self.run_id, summary)
         self.board.update(phase="done", status=summary["status"])
         return summary
 
@@ -203,11 +245,13 @@ class InstanceDrill:
             "problems": [], "totalBytes": 0, "startedAt": format_datetime(context.current_utc_datetime),
             "finishedAt": None,
         }
+        self.deadline = drill_deadline(context.current_utc_datetime, self.input)
 
     def call(self, activity: str, payload: dict[str, Any]) -> Steps:
-        """Each bookkeeping call gets its own retry deadline from now: a long restore before it must not use up
-        the time that verify, record and alert need to wait out throttling."""
-        return (yield from _steps(self.context, self.input["restore"], self.board).call(activity, payload))
+        """Each bookkeeping call gets its own retry deadline from now (a long restore before it must not use up
+        the time that verify, record and alert need to wait out throttling), but none beyond the drill's."""
+        steps = _steps(self.context, self.input["restore"], self.board, self.deadline)
+        return (yield from steps.call(activity, payload))
 
     def run(self) -> Steps:
         for outcome, key in ((SKIPPED, "skip"), (FAILED, "fail")):
@@ -216,8 +260,7 @@ class InstanceDrill:
         try:
             return (yield from self.drill())
         except (StepFailed, DeadlineExceeded) as exc:
-            error = getattr(exc, "error", None) or {"code": "DeadlineExceeded", "message": "the drill timed out"}
-            return (yield from self.finish(FAILED, "drill-error", f"{error.get('code')}: {error.get('message')}"))
+            return (yield from self.finish(FAILED, "drill-error", failure_text(exc, self.board)))
         except Exception as exc:  # a failed sub-orchestration or a bug: still a recorded, alerted drill failure
             return (yield from self.finish(FAILED, "drill-error", f"{type(exc).__name__}: {str(exc)[:500]}"))
 
@@ -312,19 +355,19 @@ class InstanceDrill:
         try:
             yield from self.call(DRILL_RECORD_RESULT, {"record": self.record})
         except (StepFailed, DeadlineExceeded) as exc:
-            self.record["recordError"] = str(exc)
-        if status == FAILED:
-            alert = alert_message(self.record, details_path=f"/api/drills/{self.run_id}")
+            self.record["recordError"] = failure_text(exc, self.board)
+        details = f"/api/drills/{self.run_id}"
+        alerts = [alert_message(self.record, details_path=details)] if status == FAILED else []
+        if "recordError" in self.record and status != FAILED:  # a verdict with no row: alert it, whatever it is
+            alerts.append(unrecorded_alert(self.record, details_path=details))
+        if (self.record.get("scratch") or {}).get("outcome") == "failed":
+            alerts.append(scratch_alert(self.record, details_path=details))
+        for alert in alerts:
             try:
                 yield from self.call(DRILL_SEND_ALERT, {"alert": alert})
             except (StepFailed, DeadlineExceeded) as exc:
-                self.record["alertError"] = str(exc)
-        if (self.record.get("scratch") or {}).get("outcome") == "failed":
-            try:
-                yield from self.call(DRILL_SEND_ALERT, {"alert": scratch_alert(
-                    self.record, details_path=f"/api/drills/{self.run_id}")})
-            except (StepFailed, DeadlineExceeded) as exc:
-                self.record["alertError"] = str(exc)
+                self.record["alertError"] = failure_text(exc, self.board)
+        report_lost(self.context, self.run_id, self.record)
         self.board.update(phase="done")
         return self.record
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.core.exceptions import AzureError
 
 from clients import results_table
 from orchestrations.drill import DRILL_RUN_ORCHESTRATION
@@ -103,15 +104,25 @@ def evidence_document(run_id: str) -> dict[str, Any] | None:
     return document
 
 
+# The dashboard reads rows without OData type annotations: a value that does not match its declared type (which
+# the Tables SDK refuses to decode, failing the whole query) arrives as plain text, and records.py reads every row
+# totally, so a bad row is listed as unreadable instead of answering 500.
+NO_METADATA = "application/json;odata=nometadata"
+
+
 def instances_since(oldest_run: str) -> list[dict[str, Any]]:
-    """Instance records of every run from ``oldest_run`` on (for the dashboard's trends)."""
+    """Instance records of every run from ``oldest_run`` on (for the dashboard's trends), chosen by row key, so a
+    row that lost its ``kind`` column still shows (as unreadable if it is)."""
     table = results_table(get_settings().drill_results_table)
-    query = f"PartitionKey ge '{_quote(oldest_run)}' and kind eq 'instance'"
-    return [record_from_entity(e) for e in table.query_entities(query)]
+    query = f"PartitionKey ge '{_quote(oldest_run)}' and RowKey ge 'instance:' and RowKey lt 'instance;'"
+    return [record_from_entity(e) for e in table.query_entities(query, format=NO_METADATA)]
 
 
 def dashboard_page() -> str:
-    runs = list_runs(DASHBOARD_RUNS)
+    table = results_table(get_settings().drill_results_table)
+    summaries = table.query_entities(f"RowKey eq '{SUMMARY_ROW}'", format=NO_METADATA)
+    runs = sorted(({"runId": e.get("PartitionKey"), **record_from_entity(e)} for e in summaries),
+                  key=lambda r: str(r.get("runId")), reverse=True)[:DASHBOARD_RUNS]
     ids = [r["runId"] for r in runs if isinstance(r.get("runId"), str) and r["runId"]]
     instances = instances_since(min(ids)) if ids else []
     return render_dashboard(runs, instances, generated_at=format_datetime(datetime.now(UTC).replace(microsecond=0)))
@@ -122,6 +133,9 @@ def _dashboard() -> func.HttpResponse:
         page = dashboard_page()
     except ConfigurationError as exc:
         return _error(500, "ConfigurationError", str(exc))
+    except AzureError as exc:  # the table is not reachable: say so, rather than a bare 500
+        return _error(503, "StorageUnavailable", f"the drill results table could not be read: "
+                                                 f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:300]}")
     return func.HttpResponse(page, status_code=200, mimetype="text/html", charset="utf-8",
                              headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
                                       "Cache-Control": "no-store"})

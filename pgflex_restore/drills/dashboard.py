@@ -3,18 +3,22 @@
 It answers at a glance: did every server's latest drill pass (and which check failed), how old were the points
 restored, how long each phase of the recovery takes against the RTO target, and whether the largest tables keep
 their rows. Pure: records in, HTML text out; every value from storage is escaped, and a value of an unexpected
-type (older runs, rows edited by hand) is shown as missing, never an error.
+type (older runs, rows edited by hand) is shown as missing, never an error. A row that cannot be read at all
+(records.py's stand-in) is listed as unreadable with its key and what is wrong, and a record that still fails to
+draw is listed the same way: one bad row never costs the page.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
 
 from pgflex_restore.timeutil import parse_datetime
+
+from .records import UNREADABLE
 
 WIDTH, HEIGHT, PAD = 720, 200, 40
 SMALL_W, SMALL_H, SMALL_BARS, TREND_TABLES = 440, 170, 30, 5
@@ -32,14 +36,19 @@ text-align:left}th{background:#f3f4f6}.passed{color:#116329;font-weight:600}.fai
 #server-cards{display:flex;flex-wrap:wrap;gap:12px}.server-card{background:#fff;border:1px solid #d0d7de;padding:8px}
 .server-card h3{font-size:14px;margin:0 0 6px}.server-card svg{display:block;border:0;margin-bottom:6px}
 .failing-check{color:#b42318}.swatch{display:inline-block;width:10px;height:10px;margin-right:4px}
+.unreadable{color:#953800;font-weight:600}
 """
+SHOWN_CHARS = 300
 
 
 def _num(value: Any) -> float | None:
     """A finite number, or None for anything else (text, booleans, NaN, infinities)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return None
+        return float(value)
+    except OverflowError:  # an integer beyond any float
         return None
-    return float(value)
 
 
 def _time(value: Any) -> datetime | None:
@@ -308,16 +317,62 @@ def _run_row(s: Mapping[str, Any]) -> str:
             f"</td><td><code>{escape(_text(evidence.get('hash'))[:16])}</code></td></tr>")
 
 
+def unreadable(record: Any) -> dict[str, str] | None:
+    """``{"row", "problem"}`` of a row that could not be read (records.py's stand-in, or not a record at all)."""
+    if not isinstance(record, Mapping):
+        return {"row": "?", "problem": f"not a record: {type(record).__name__}"}
+    marker = record.get(UNREADABLE)
+    if record.get("status") != UNREADABLE or not isinstance(marker, Mapping):
+        return None
+    return {"row": _text(marker.get("row")), "problem": _text(marker.get("problem"))}
+
+
+def _drawn(draw: Any, record: Mapping[str, Any], bad: list[dict[str, str]]) -> str:
+    """``draw(record)``; a record it fails on joins the unreadable rows instead of failing the page."""
+    try:
+        return str(draw(record))
+    except Exception as exc:
+        bad.append({"row": f"{_text(record.get('runId'))[:100]}/{_text(record.get('instanceName'))[:100]}",
+                    "problem": f"could not be drawn: {type(exc).__name__}: {exc}"})
+        return ""
+
+
+def _section(draw: Callable[[], str]) -> str:
+    """A chart of many records; if it fails anyway, a note in its place instead of no page."""
+    try:
+        return draw()
+    except Exception as exc:
+        return f'<p class="unreadable">this part could not be drawn: {escape(f"{type(exc).__name__}: {exc}"[:300])}</p>'
+
+
+def _unreadable_rows(bad: Sequence[Mapping[str, str]]) -> str:
+    if not bad:
+        return ""
+    rows = "".join(f'<tr><td><code>{escape(b["row"][:SHOWN_CHARS])}</code></td><td><span class="unreadable">'
+                   f'unreadable</span></td><td>{escape(b["problem"][:SHOWN_CHARS])}</td></tr>' for b in bad)
+    return ("<h2>Unreadable rows</h2><p class=\"note\">Rows of the results table that are not drill records as "
+            "this app writes them (edited by hand, or written by something else). They are left out above.</p>"
+            '<table id="unreadable"><thead><tr><th>row (run/key)</th><th>result</th><th>what is wrong</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table>")
+
+
 def render_dashboard(runs: Sequence[Mapping[str, Any]], instances: Sequence[Mapping[str, Any]],
                      *, generated_at: str) -> str:
     """The page: latest drill per server with its failing check, per-server RTO phases and table trends, point
-    age and restore duration over time, recent runs."""
-    runs = [s for s in runs if isinstance(s, Mapping)]
-    instances = [r for r in instances if isinstance(r, Mapping)]
+    age and restore duration over time, recent runs, and the rows that could not be read."""
+    bad = [u for r in [*runs, *instances] if (u := unreadable(r)) is not None]
+    runs = [s for s in runs if unreadable(s) is None]
+    instances = [r for r in instances if unreadable(r) is None]
     latest = latest_per_server(instances)
+    server_rows = "".join(_drawn(_server_row, r, bad) for r in latest)
+    cards = "".join(_drawn(lambda r, i=i: _server_card(i, r, instances), r, bad) for i, r in enumerate(latest))
+    run_rows = "".join(_drawn(_run_row, s, bad) for s in sorted(runs, key=lambda s: _text(s.get("runId")),
+                                                                  reverse=True))
     failing = sum(1 for r in latest if r.get("status") == "failed")
     headline = (f"{failing} of {len(latest)} servers failed their latest drill" if failing
                 else f"all {len(latest)} servers passed their latest drill")
+    if bad:
+        headline += f"; {len(bad)} row{'s' if len(bad) > 1 else ''} could not be read (listed at the end)"
     legend = "".join(f'<span><i class="swatch" style="background:{c}"></i>{escape(p)}</span>'
                      for p, c in PHASE_COLOURS.items())
     return (
@@ -327,19 +382,19 @@ def render_dashboard(runs: Sequence[Mapping[str, Any]], instances: Sequence[Mapp
         "<h2>Latest drill per server</h2><table id=\"servers\"><thead><tr><th>server</th><th>backup instance</th>"
         "<th>run</th><th>result</th><th>failing check</th><th>reason</th><th>point age (RPO)</th><th>RTO</th>"
         "<th>restore</th><th>databases</th><th>details</th></tr></thead><tbody>"
-        + "".join(_server_row(r) for r in latest) + "</tbody></table>"
+        + server_rows + "</tbody></table>"
         "<h2>Per server</h2><div class=\"legend\" id=\"phase-legend\">" + legend
         + '<span><i class="swatch" style="background:#b42318"></i>RTO target</span></div>'
-        '<div id="server-cards">' + "".join(_server_card(i, r, instances) for i, r in enumerate(latest)) + "</div>"
+        '<div id="server-cards">' + cards + "</div>"
         "<h2>Over time</h2><div class=\"legend\"><span><i class=\"swatch\" style=\"background:#1a7f37\"></i>passed"
         "</span><span><i class=\"swatch\" style=\"background:#b42318\"></i>failed</span><span>"
         "<i class=\"swatch\" style=\"background:#0969da\"></i>worst per run</span></div>"
-        + chart("Recovery point age (hours)", _series(instances, "pointAgeSeconds", 3600), "h", "age-chart")
+        + _section(lambda: chart("Recovery point age (hours)", _series(instances, "pointAgeSeconds", 3600), "h",
+                                 "age-chart"))
         + "<br>"
-        + chart("Restore duration (minutes)", _series(instances, "restoreDurationSeconds", 60), "min",
-                "duration-chart")
+        + _section(lambda: chart("Restore duration (minutes)", _series(instances, "restoreDurationSeconds", 60),
+                                 "min", "duration-chart"))
         + "<h2>Runs</h2><table id=\"runs\"><thead><tr><th>run</th><th>result</th><th>passed</th><th>failed</th>"
         "<th>skipped</th><th>finished</th><th>files cleaned up</th><th>evidence hash</th></tr></thead><tbody>"
-        + "".join(_run_row(s) for s in sorted(runs, key=lambda s: _text(s.get("runId")), reverse=True))
-        + "</tbody></table></body></html>"
+        + run_rows + "</tbody></table>" + _unreadable_rows(bad) + "</body></html>"
     )

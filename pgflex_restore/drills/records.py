@@ -106,17 +106,107 @@ def summary_entity(summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def record_from_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
-    """The record a row holds (the JSON column), or the row's own columns for a row without one."""
+UNREADABLE = "unreadable"
+MAX_DEPTH = 32  # drill records nest 4 deep; far deeper JSON is not a record, and would strain every encoder
+SHOWN_CHARS = 200
+_VERDICTS = {"instance": (PASSED, FAILED, SKIPPED), SUMMARY_ROW: (PASSED, FAILED)}
+
+
+def record_from_entity(entity: Any) -> dict[str, Any]:
+    """The record a row holds (the JSON column, or the row's own columns for a row without one); never raises.
+
+    A row that cannot be read as a drill record (the JSON column is not JSON text of an object, a key field has
+    the wrong type, rows edited by hand or written by something else) comes back as a stand-in every reader can
+    show: ``{"status": "unreadable", "unreadable": {"row": "<run>/<row key>", "problem": "..."}}`` plus runId and
+    kind when known. One bad row must not take the API or the dashboard down with it.
+    """
+    record, problem = read_row(entity)
+    if problem is None:
+        return record
+    keys = entity if isinstance(entity, Mapping) else {}
+    marker: dict[str, Any] = {"status": UNREADABLE,
+                              "unreadable": {"row": _clip(f"{_key(keys, 'PartitionKey')}/{_key(keys, 'RowKey')}"),
+                                             "problem": _clip(problem)}}
+    for name, column in (("runId", "PartitionKey"), ("kind", "kind")):
+        if isinstance(keys.get(column), str):
+            marker[name] = _clip(keys[column])
+    return marker
+
+
+def read_row(entity: Any) -> tuple[dict[str, Any], str | None]:
+    """``(record, None)`` for a row that reads as a drill record, else ``({}, what is wrong)``. Pure and total."""
+    if not isinstance(entity, Mapping):
+        return {}, f"not a table row: {_kind_of(entity)}"
     raw = entity.get("record")
-    if isinstance(raw, str) and raw:
+    if raw is None or raw == "":
+        record = {k: v for k, v in entity.items() if isinstance(k, str) and k not in ("PartitionKey", "RowKey",
+                                                                                     "record")}
+        source = "no record column, and the row's own"
+    else:
+        if not isinstance(raw, str):
+            return {}, f"the record column holds {_kind_of(raw)}, not JSON text"
         try:
             data = json.loads(raw)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            return data
-    return {k: v for k, v in entity.items() if k not in ("PartitionKey", "RowKey", "record")}
+        except (ValueError, RecursionError) as exc:
+            return {}, f"the record column is not JSON ({type(exc).__name__}: {exc}): {raw[:60]!r}"
+        if not isinstance(data, dict):
+            return {}, f"the record column holds {_kind_of(data)} in JSON, not an object"
+        if _too_deep(data):
+            return {}, f"the record JSON nests deeper than {MAX_DEPTH} levels"
+        record, source = data, "its"
+    problem = _key_problem(entity, record)
+    return (record, None) if problem is None else ({}, f"{source} {problem}")
+
+
+def _key_problem(entity: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
+    """What makes a decoded record unusable: a key field (run, verdict, which instance) missing or mistyped."""
+    row_key = str(entity.get("RowKey") or "")
+    kind = "instance" if row_key.startswith("instance:") else SUMMARY_ROW if row_key == SUMMARY_ROW else None
+    if "runId" in record and not isinstance(record["runId"], str):
+        return f"runId is {_kind_of(record['runId'])}, expected text"
+    if kind is None:
+        return None
+    status = record.get("status")
+    if status not in _VERDICTS[kind]:
+        return f"status is {_kind_of(status)}, expected {' or '.join(_VERDICTS[kind])}"
+    if kind == "instance":
+        names = [record.get(k) for k in ("backupInstance", "instanceName")]
+        if any(n is not None and not isinstance(n, str) for n in names) or not any(names):
+            return (f"backupInstance and instanceName are {_kind_of(names[0])} and {_kind_of(names[1])}, "
+                    "expected text naming the backup instance")
+    return None
+
+
+def _too_deep(value: Any) -> bool:
+    """Nesting beyond MAX_DEPTH, counted without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _kind_of(value: Any) -> str:
+    """A value described for a person: its type, and the value itself when short."""
+    if value is None:
+        return "missing"
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}
+    kind = kinds.get(type(value), f"a {type(value).__name__}")
+    short = isinstance(value, bool | float | str) or (isinstance(value, int) and abs(value) < 10**30)
+    shown = repr(value) if short else ""
+    return f"{kind} {shown[:40]}" if shown and len(shown) <= 40 else kind
+
+
+def _key(entity: Mapping[str, Any], name: str) -> str:
+    value = entity.get(name)
+    return value if isinstance(value, str) else "?"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "\u2026"
 
 
 def summarize_run(run: Mapping[str, Any], results: Iterable[Mapping[str, Any]], *, started_at: str,
@@ -170,6 +260,7 @@ def alert_message(record: Mapping[str, Any], *, details_path: str) -> dict[str, 
         "occurredAt": record.get("finishedAt"),
         "details": details_path,
         "check": record.get("failedCheck"),
+        "recordError": record.get("recordError"),  # set: the table has no row of this drill; this alert is all
     }
 
 
@@ -198,3 +289,48 @@ def scratch_alert(record: Mapping[str, Any], *, details_path: str) -> dict[str, 
         "occurredAt": record.get("finishedAt"),
         "details": details_path,
     }
+
+
+UNRECORDED_ALERT_TYPE = "RestoreDrillNotRecorded"
+
+
+def unrecorded_alert(record: Mapping[str, Any], *, details_path: str) -> dict[str, Any]:
+    """The alert for a drill outcome (an instance's record or a run's summary) the results table did not take:
+    sent through the queue, which may still work when the table does not, so the verdict is not lost unseen."""
+    instance = record.get("backupInstance") or record.get("instanceName")
+    return {
+        "schema": ALERT_SCHEMA,
+        "alertId": f"{record.get('runId')}|{instance or 'run'}|unrecorded",
+        "type": UNRECORDED_ALERT_TYPE,
+        "severity": "Sev2",
+        "runId": record.get("runId"),
+        "backupInstance": record.get("backupInstance"),
+        "vault": record.get("vault"),
+        "server": record.get("server"),
+        "reason": "not-recorded",
+        "check": None,
+        "message": lost_outcome(record) or "the drill's outcome could not be recorded",
+        "verdict": record.get("status"),
+        "recordError": record.get("recordError"),
+        "occurredAt": record.get("finishedAt"),
+        "details": details_path,
+    }
+
+
+def lost_outcome(record: Mapping[str, Any]) -> str | None:
+    """One line saying what of a drill's outcome was not recorded (its row, its alert) and what the verdict was;
+    None when nothing was lost. ``record`` is an instance record or a run summary."""
+    lost = []
+    if record.get("recordError"):
+        lost.append(f"its row could not be written to the results table ({record['recordError']})")
+    if record.get("alertError"):
+        lost.append(f"its alert could not be put on the alert queue ({record['alertError']})")
+    if not lost:
+        return None
+    if record.get("kind") == "summary":
+        what = (f"the run summary ({record.get('status')}: {record.get('passed')} passed, {record.get('failed')} "
+                f"failed, {record.get('skipped')} skipped)")
+    else:
+        what = (f"the drill of {record.get('server') or record.get('instanceName')} ({record.get('backupInstance')}"
+                f"; {record.get('status')}, {record.get('reason') or 'no failure'}: {record.get('message')})")
+    return f"{what}: " + "; ".join(lost)
