@@ -40,6 +40,10 @@ bp = df.Blueprint()
 
 DEFAULT_LIMIT, MAX_LIMIT = 30, 500
 DASHBOARD_RUNS = 30
+# Every route reads rows without OData type annotations: a value that does not match its declared type (which
+# the Tables SDK refuses to decode, failing the whole query) arrives as plain text, and records.py reads every row
+# totally, so a bad row is listed as unreadable instead of answering 500.
+NO_METADATA = "application/json;odata=nometadata"
 
 
 def _json(status: int, body: Any) -> func.HttpResponse:
@@ -67,7 +71,7 @@ def list_runs(limit: int) -> list[dict[str, Any]]:
     """Summary records, newest first (run ids sort by their scheduled time)."""
     table = results_table(get_settings().drill_results_table)
     rows = [{"runId": e.get("PartitionKey"), **record_from_entity(e)}
-            for e in table.query_entities(f"RowKey eq '{SUMMARY_ROW}'")]
+            for e in table.query_entities(f"RowKey eq '{SUMMARY_ROW}'", format=NO_METADATA)]
     rows.sort(key=lambda r: str(r.get("runId")), reverse=True)
     return rows[:limit]
 
@@ -76,13 +80,13 @@ def run_rows(run_id: str) -> list[dict[str, Any]]:
     """Every row of one run (summary, cleanup, instances), each with its row key."""
     table = results_table(get_settings().drill_results_table)
     return [{**record_from_entity(e), "_row": e["RowKey"]}
-            for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'")]
+            for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'", format=NO_METADATA)]
 
 
 def run_entities(run_id: str) -> list[dict[str, Any]]:
     """The run's Table rows as stored (the evidence is rebuilt from exactly these)."""
     table = results_table(get_settings().drill_results_table)
-    return [dict(e) for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'")]
+    return [dict(e) for e in table.query_entities(f"PartitionKey eq '{_quote(run_id)}'", format=NO_METADATA)]
 
 
 def evidence_document(run_id: str) -> dict[str, Any] | None:
@@ -104,10 +108,6 @@ def evidence_document(run_id: str) -> dict[str, Any] | None:
     return document
 
 
-# The dashboard reads rows without OData type annotations: a value that does not match its declared type (which
-# the Tables SDK refuses to decode, failing the whole query) arrives as plain text, and records.py reads every row
-# totally, so a bad row is listed as unreadable instead of answering 500.
-NO_METADATA = "application/json;odata=nometadata"
 
 
 def instances_since(oldest_run: str) -> list[dict[str, Any]]:

@@ -151,7 +151,7 @@ def read_row(entity: Any) -> tuple[dict[str, Any], str | None]:
             return {}, f"the record column is not JSON ({type(exc).__name__}: {exc}): {raw[:60]!r}"
         if not isinstance(data, dict):
             return {}, f"the record column holds {_kind_of(data)} in JSON, not an object"
-        if _too_deep(data):
+        if too_deep(data):
             return {}, f"the record JSON nests deeper than {MAX_DEPTH} levels"
         record, source = data, "its"
     problem = _key_problem(entity, record)
@@ -177,7 +177,7 @@ def _key_problem(entity: Mapping[str, Any], record: Mapping[str, Any]) -> str | 
     return None
 
 
-def _too_deep(value: Any) -> bool:
+def too_deep(value: Any) -> bool:
     """Nesting beyond MAX_DEPTH, counted without recursion."""
     stack = [(value, 1)]
     while stack:
