@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,16 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from devhost.http_triggers import build_routes
 from devhost.indexer import import_app, index_app, load_host_settings
 from pgflex_restore.drills.evidence import build_document, verification
-from pgflex_restore.errors import MAX_DETAILS, RequestValidationError
+from pgflex_restore.errors import (
+    MAX_DETAILS,
+    ApiError,
+    AuthError,
+    DataProtectionError,
+    NotFoundError,
+    RequestValidationError,
+    ThrottledError,
+    TransportError,
+)
 from pgflex_restore.inputs import read_document
 from pgflex_restore.load_spec import LOAD_FIELDS
 from pgflex_restore.models import TOP_LEVEL_FIELDS, RestoreRequest
@@ -164,3 +174,35 @@ def test_the_route_serves_the_document_with_its_own_server() -> None:
     reply = openapi_http(request)
     assert reply.status_code == 200 and reply.mimetype == "application/json"
     assert json.loads(reply.get_body()) == openapi_document("https://app.example.net")
+
+
+def test_restore_times_are_sent_in_the_wire_form() -> None:
+    """Regression: createdTime and lastUpdatedTime were str(datetime), '2026-11-01 06:00:00+00:00' (not RFC 3339)."""
+    from triggers.http import _instant
+
+    assert _instant(datetime(2026, 11, 1, 6, 0, tzinfo=UTC)) == "2026-11-01T06:00:00Z"
+    assert _instant(datetime(2026, 11, 1, 6, 0, 0, 5000)) == "2026-11-01T06:00:00.005000Z"  # naive: the SDK's UTC
+    assert _instant(None) is None
+
+
+@pytest.mark.parametrize(("error", "status", "code"), [
+    (TransportError("GET x got no response", request_sent=True), 502, "NoResponse"),  # had no code at all
+    (DataProtectionError("an operation URL off ARM"), 502, "DataProtectionError"),
+    (AuthError(status=401, code="InvalidAuthenticationToken", message="expired"), 502, "InvalidAuthenticationToken"),
+    (AuthError(status=403, code="AuthorizationFailed", message="no role"), 403, "AuthorizationFailed"),
+    (NotFoundError(status=404, code="ResourceNotFound", message="gone", details=[{"code": "x"}]), 404,
+     "ResourceNotFound"),
+    (ApiError(status=400, code="BadRequest", message="no"), 400, "BadRequest"),
+    (ThrottledError(status=429, code="TooManyRequests", message="slow down", retry_after="7"), 502,
+     "TooManyRequests"),
+])
+def test_an_arm_failure_of_the_recovery_points_route_keeps_arms_shape(error: DataProtectionError, status: int,
+                                                                      code: str) -> None:
+    """Regression: an error without an ARM code was answered without error.code; ARM refusing the app's token was
+    answered 401, the host's answer for a missing function key."""
+    from triggers.http import _upstream_error
+
+    reply = _upstream_error(error)
+    body = json.loads(reply.get_body())
+    assert (reply.status_code, body["error"]["code"]) == (status, code)
+    assert conforms("UpstreamError", body) == []
