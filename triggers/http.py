@@ -236,7 +236,6 @@ def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
                        "recoveryPoints": [p.to_dict() for p in points]})
 
 
-
 def _upstream_error(exc: DataProtectionError) -> func.HttpResponse:
     """ARM's refusal passed on (400, 403, 404), anything else as 502, always in ARM's error shape.
 
@@ -245,5 +244,5 @@ def _upstream_error(exc: DataProtectionError) -> func.HttpResponse:
     key, and that key was fine.
     """
     status = getattr(exc, "status", None)
-    error = with_code(exc.to_dict(), "failed")
+    error = with_code(exc.to_dict(), "failed")  # (a DataProtectionError always has its message)
     return _json(status if status in (400, 403, 404) else 502, {"error": {**error, "target": "backupInstance"}})
