@@ -9,7 +9,7 @@ from activities import drill_load, drill_results, drills, jobs, load, load_files
 from orchestrations import drill, job_tracking, restore
 from orchestrations import load as load_orchestration
 from pgflex_restore.settings import validate_at_startup
-from triggers import drills_http, http, queue, timer
+from triggers import drills_http, http, openapi_http, queue, timer
 
 validate_at_startup(logging.getLogger("pgflex_restore"))
 
@@ -21,5 +21,6 @@ for blueprint in (
     load.bp, load_files.bp, load_orchestration.bp,
     http.bp, queue.bp,
     drills.bp, drill_results.bp, drill_load.bp, drill.bp, timer.bp, drills_http.bp,
+    openapi_http.bp,
 ):
     app.register_functions(blueprint)

@@ -19,6 +19,7 @@ Modules, one job each:
 - ``load_arm``   the load's ARM shapes: server, azure.extensions, the loader job's start body and executions
 - ``load_client`` the load's ARM calls (Microsoft.DBforPostgreSQL, Microsoft.App) on the client's transport
 - ``load_report`` the loader's report in the result record, ``Load<Step>Failed`` errors, the ledger's rows
+- ``openapi``    the HTTP API's OpenAPI 3.1 document (``openapi_schemas``, ``openapi_drills``: its schemas)
 
 The names below are the stable surface; the client is not imported here so that ``import pgflex_restore``
 stays free of ``requests``.

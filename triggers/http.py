@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -24,10 +24,11 @@ from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
 from pgflex_restore.ids import BackupInstanceId, ContainerAppJobId
 from pgflex_restore.inputs import CONTROL, excerpt, read_document
+from pgflex_restore.outcome import with_code
 from pgflex_restore.progress import FINISHED_STATUSES, merge_progress
 from pgflex_restore.restore_plan import job_tracker_id, loader_id
 from pgflex_restore.settings import Settings, get_settings
-from pgflex_restore.timeutil import parse_datetime
+from pgflex_restore.timeutil import format_datetime, parse_datetime
 from triggers._start import existing_status, own_status, plan_restore, runtime_name, start_once
 
 bp = df.Blueprint()
@@ -121,12 +122,20 @@ async def get_restore_http(req: func.HttpRequest, client: df.DurableOrchestratio
         "restoreId": restore_id,
         **_restore_urls(req, restore_id),
         "runtimeStatus": runtime_name(status),
-        "createdTime": status.created_time,
-        "lastUpdatedTime": status.last_updated_time,
+        "createdTime": _instant(status.created_time),
+        "lastUpdatedTime": _instant(status.last_updated_time),
         "status": progress,
         "result": status.output if isinstance(status.output, dict) else None,
         "output": status.output if not isinstance(status.output, dict) else None,
     })
+
+
+def _instant(value: Any) -> str | None:
+    """An SDK timestamp in the wire form of every other time the app sends (ISO 8601, ``Z``); ``str()`` of a
+    datetime has a space instead of the ``T`` that RFC 3339 parsers require."""
+    if not isinstance(value, datetime):
+        return None
+    return format_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
 def _loads(own: dict[str, Any]) -> bool:
@@ -219,12 +228,21 @@ def list_recovery_points_http(req: func.HttpRequest) -> func.HttpResponse:
     try:
         points = client.list_recovery_points(backup_instance, end=before)
     except DataProtectionError as exc:
-        status = getattr(exc, "status", None)
-        return _json(status if status in (400, 401, 403, 404) else 502,
-                     {"error": {**exc.to_dict(), "target": "backupInstance"}})
+        return _upstream_error(exc)
     if before is not None:
         points = [p for p in points if p.time <= before]
     points = sorted(points, key=lambda p: p.time, reverse=True)
     return _json(200, {"backupInstance": str(backup_instance), "count": len(points),
                        "recoveryPoints": [p.to_dict() for p in points]})
 
+
+def _upstream_error(exc: DataProtectionError) -> func.HttpResponse:
+    """ARM's refusal passed on (400, 403, 404), anything else as 502, always in ARM's error shape.
+
+    An error without an ARM code (no answer at all) gets one by the result record's rule (``NoResponse``, else its
+    kind). ARM refusing the app's own token is a 502, not a 401: the host answers 401 for the caller's function
+    key, and that key was fine.
+    """
+    status = getattr(exc, "status", None)
+    error = with_code(exc.to_dict(), "failed")  # (a DataProtectionError always has its message)
+    return _json(status if status in (400, 403, 404) else 502, {"error": {**error, "target": "backupInstance"}})
