@@ -26,13 +26,15 @@ from pgflex_restore.settings import Settings, get_settings
 
 NOTIFY_DELIVER = "notify_deliver"
 USER_AGENT = "pgflex-restore-notify/1"
+ATTEMPT_HEADER = "Pgflex-Delivery-Attempt"
 
 log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 
 def deliver(payload: dict[str, Any]) -> dict[str, Any]:
-    """Input: target (index), digest, label, notice. Output: delivered, status, retryable, retryAfter, error."""
+    """Input: target (index), digest, label, attempt, notice. Output: delivered, status, retryable, retryAfter,
+    error."""
     label = str(payload.get("label") or f"target {payload.get('target')}")
     notice = payload["notice"]
     try:
@@ -42,7 +44,9 @@ def deliver(payload: dict[str, Any]) -> dict[str, Any]:
                           source=event_source(settings.notify_link_base, str(notice["kind"])))
         headers = {"Content-Type": rendered.content_type, "User-Agent": USER_AGENT,
                    # The same for every delivery of this event: receivers drop repeats (the host may re-run us).
-                   "Idempotency-Key": str(notice["deliveryId"])}
+                   "Idempotency-Key": str(notice["deliveryId"]),
+                   # Which of the orchestrator's attempts this is (a re-run by the host repeats the number).
+                   ATTEMPT_HEADER: str(payload.get("attempt") or 1)}
         url = target.url
         if target.type == "eventgrid":
             url = eventgrid_url(url)

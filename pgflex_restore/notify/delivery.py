@@ -53,7 +53,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float = 
         text = response.read(_READ_BYTES).decode("utf-8", "replace")
         return Answer(response.status, response.getheader("Retry-After"), text)
     except (OSError, http.client.HTTPException) as exc:
-        raise NotificationError(f"no answer ({_what_failed(exc)})", retryable=True) from None
+        raise NotificationError(f"no answer ({_what_failed(exc, timeout)})", retryable=True) from None
     finally:
         connection.close()
 
@@ -97,10 +97,10 @@ def redact(text: str, url: str) -> str:
     return text
 
 
-def _what_failed(exc: BaseException) -> str:
+def _what_failed(exc: BaseException, timeout: float) -> str:
     """The kind of failure only: socket and TLS errors can quote the host, never the path, but keep it short."""
     if isinstance(exc, TimeoutError):
-        return f"timed out after {TIMEOUT_SECONDS:g} s"
+        return f"timed out after {timeout:g} s"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, ssl.SSLError):

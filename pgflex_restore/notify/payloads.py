@@ -118,7 +118,7 @@ def slack_message(notice: Mapping[str, Any]) -> dict[str, Any]:
         {"type": "mrkdwn", "text": _cut(f"*{t}*\n{_slack_escape(v)}", SLACK_FIELD_CHARS)} for t, v in facts(notice)]})
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"pgflex-restore · delivery {notice['deliveryId']}"}]})
-    return {"text": _cut(title, SLACK_TEXT_CHARS), "blocks": blocks}
+    return {"text": _cut(_slack_escape(title), SLACK_TEXT_CHARS), "blocks": blocks}
 
 
 def cloud_event(notice: Mapping[str, Any], *, source: str) -> dict[str, Any]:

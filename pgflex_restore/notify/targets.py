@@ -109,7 +109,7 @@ def _target(entry: object) -> NotifyTarget:
         raise ValueError(f"type {shown} is not one of {', '.join(TYPES)}")
     key, other = ("endpoint", "url") if kind == "eventgrid" else ("url", "endpoint")
     if other in entry:
-        raise ValueError(f"a {kind} target takes {key!r}, not {other!r}")
+        raise ValueError(f"type {kind} takes {key!r}, not {other!r}")
     if key not in entry:
         raise ValueError(f"{key!r} is required")
     url = _url(entry[key], key, eventgrid=kind == "eventgrid")
