@@ -196,14 +196,15 @@ def _arm_endpoint(text: str) -> str:
 
 
 def _link_base(text: str) -> str:
+    """The app's public URL; errors never repeat it (a pasted URL may carry ?code=<function key>)."""
     value = text.rstrip("/")
     try:
         parts = urlsplit(value)
         _ = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{text!r} is not a URL") from exc
+    except ValueError:
+        raise ValueError("not a valid URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError(f"{text!r} is not an https URL such as https://<app>.azurewebsites.net")
+        raise ValueError("not an https URL such as https://<app>.azurewebsites.net")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ValueError("plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
     if parts.query or parts.fragment or parts.username or parts.password:

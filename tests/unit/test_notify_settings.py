@@ -134,8 +134,9 @@ def test_the_link_base_is_checked_and_defaults_to_the_platforms_host_name() -> N
     configured = Settings.from_env({"WEBSITE_HOSTNAME": "app1.azurewebsites.net",
                                     "NOTIFY_LINK_BASE": "https://restore.contoso.com/"})
     assert configured.notify_link_base == "https://restore.contoso.com"
-    for bad, text in (("http://restore.contoso.com", "plain http"), ("https://a.example/?code=k", "no query"),
-                      ("restore.contoso.com", "is not an https URL")):
+    for bad, text in (("http://restore.contoso.com", "plain http"), ("https://a.example/?code=KEY123", "no query"),
+                      ("restore.contoso.com?code=KEY123", "not an https URL"), ("https://a:99999?code=KEY123", "URL")):
         with pytest.raises(ConfigurationError) as caught:
             Settings.from_env({"NOTIFY_LINK_BASE": bad})
         assert caught.value.settings == ("NOTIFY_LINK_BASE",) and text in str(caught.value)
+        assert "KEY123" not in str(caught.value)
