@@ -5,7 +5,17 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import drill_load, drill_results, drills, jobs, load, load_files, recovery_points, restore_ops
+from activities import (
+    drill_load,
+    drill_results,
+    drills,
+    jobs,
+    load,
+    load_files,
+    notify,
+    recovery_points,
+    restore_ops,
+)
 from orchestrations import drill, job_tracking, restore
 from orchestrations import load as load_orchestration
 from pgflex_restore.settings import validate_at_startup
@@ -22,5 +32,6 @@ for blueprint in (
     http.bp, queue.bp,
     drills.bp, drill_results.bp, drill_load.bp, drill.bp, timer.bp, drills_http.bp,
     openapi_http.bp,
+    notify.bp,
 ):
     app.register_functions(blueprint)

@@ -139,6 +139,18 @@ class TokenStore:
             token = self._tokens.get(authorization.partition(" ")[2].strip())
         return token.client_id if token is not None else None
 
+    def audience_of(self, authorization: str | None) -> str | None:
+        """The resource a known, unexpired ``Bearer`` token was issued for, else None: a stand-in for another
+        Azure service (an Event Grid topic in the tests) checks the app's token as that service would."""
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        with self._lock:
+            token = self._tokens.get(value.strip())
+        if token is None or token.expires_on <= time.time():
+            return None
+        return token.resource.rstrip("/")
+
     def revoke_all(self) -> int:
         """Make every token issued so far expired; the next ARM call with one of them gets 401."""
         now = time.time() - 1

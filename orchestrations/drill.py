@@ -27,6 +27,7 @@ from activities.drill_results import (
 from activities.drills import DRILL_CHOOSE_POINT, DRILL_LIST_INSTANCES
 from orchestrations._steps import ArmSteps, DeadlineExceeded, StatusBoard, StepFailed, Steps
 from orchestrations.drill_load import DROP_DEADLINE, DrillProof, files_check
+from orchestrations.notify import Notifier
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.drills.choice import PointChoice
 from pgflex_restore.drills.plan import parse_plan
@@ -44,6 +45,7 @@ from pgflex_restore.drills.records import (
     unrecorded_alert,
 )
 from pgflex_restore.drills.targets import drill_targets
+from pgflex_restore.notify.notices import drill_ended, drill_started
 from pgflex_restore.parsing import RecoveryPoint
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.restore_plan import RestorePlan
@@ -113,10 +115,15 @@ class DrillRun:
         self.plan = parse_plan(raw_plan, allowlist=[raw_plan["container"]])
         self.started = format_datetime(context.current_utc_datetime)
         self.board = StatusBoard(context, phase="cleanup", runId=self.run_id)
+        self.notifier = Notifier(context, self.input.get("notify") or [], self.board)
+        # Deliveries so far (the start's), carried across continue-as-new in the state.
+        self.notifications: list[dict[str, Any]] = list((self.input.get("state") or {}).get("notifications") or [])
 
     def run(self) -> Steps:
         state = self.input.get("state")
         if state is None:  # the first generation: clean up and list, then drill from the first target
+            self.notifications = yield from self.notifier.deliver(
+                drill_started(self.input, self.context.current_utc_datetime))
             cleanup = yield from self.cleanup()
             self.board.update(phase="listing")
             try:
@@ -127,7 +134,7 @@ class DrillRun:
             except (StepFailed, DeadlineExceeded) as exc:
                 return (yield from self.listing_failed(cleanup, exc))
             state = {"targets": drill_targets(self.plan, listed["instances"], self.run_id), "results": [],
-                     "cleanup": cleanup, "startedAt": self.started}
+                     "cleanup": cleanup, "startedAt": self.started, "notifications": self.notifications}
         self.started = state["startedAt"]
         done = yield from self.drill(state)
         if not done:
@@ -223,7 +230,9 @@ class DrillRun:
                 summary["alertError"] = failure_text(alert_exc, self.board)
             report_lost(self.context, self.run_id, summary)
         self.board.update(phase="done", status=summary["status"])
-        return summary
+        # One notice per run, once its summary is final and recorded.
+        ended = yield from self.notifier.deliver(drill_ended(summary, self.context.current_utc_datetime))
+        return self.notifier.attach(summary, self.notifications + ended)
 
 
 class InstanceDrill:

@@ -28,8 +28,10 @@ from orchestrations._steps import (
 )
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from orchestrations.load import LOAD_ORCHESTRATION, load_input
+from orchestrations.notify import Notifier
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
+from pgflex_restore.notify.notices import restore_ended, restore_started
 from pgflex_restore.outcome import ACCEPTED, NOT_ACCEPTED, ORCHESTRATION_FAILED, UNKNOWN, JobFacts, outcome_fields
 from pgflex_restore.parsing import RecoveryPoint
 from pgflex_restore.restore_plan import RestorePlan, job_tracker_id, loader_id
@@ -367,6 +369,17 @@ def _job_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: job.get(k) for k in keys}
 
 
+def notified_run(context: df.DurableOrchestrationContext) -> Steps:
+    """The restore between its notifications: ``ended`` goes out once the result record is final, and only
+    ``notifications`` is added to it (NOTIFY_TARGETS; a drill's own restores have no targets)."""
+    run = RestoreRun(context)
+    notifier = Notifier(context, run.plan.notify, run.board)
+    started = yield from notifier.deliver(restore_started(run.plan.to_dict(), run.started))
+    result = yield from run.run()
+    ended = yield from notifier.deliver(restore_ended(result, context.current_utc_datetime))
+    return notifier.attach(result, started + ended)
+
+
 @bp.orchestration_trigger(context_name="context")
 def restore_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
-    return (yield from RestoreRun(context).run())
+    return (yield from notified_run(context))

@@ -6,6 +6,7 @@
      ├── ConfigurationError          bad app settings (names the setting); raised at start-up
      ├── RequestValidationError      bad restore request; .errors lists every FieldError at once
      ├── NoRecoveryPointError        nothing qualifies for the requested point/time (permanent)
+     ├── NotificationError           a notification was not delivered (never names its URL); .retryable
      └── DataProtectionError         talking to Microsoft.DataProtection failed; .retryable, .advice
           ├── TransportError         no HTTP response (connect/read timeout, dropped); .request_sent
           └── ApiError               an HTTP error response (CloudError body parsed)
@@ -113,6 +114,15 @@ class NoRecoveryPointError(PgflexError):
     def to_dict(self) -> dict[str, Any]:
         """JSON form for activity results and HTTP bodies."""
         return {"type": type(self).__name__, "code": self.code, "message": str(self)}
+
+
+class NotificationError(PgflexError):
+    """A notification could not be sent or was refused. The text never holds the target's URL (a secret)."""
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
 
 
 class DataProtectionError(PgflexError):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.models import RestoreRequest
+from pgflex_restore.notify.targets import snapshot
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.settings import Settings
 
@@ -49,6 +50,8 @@ class RestorePlan:
     resolved_point: dict[str, Any] | None = None
     # The loader's Container Apps job (LOAD_JOB) when the request has a load section.
     load_job: str | None = None
+    # The NOTIFY_TARGETS this restore reports to, without their URLs (notify.targets.snapshot).
+    notify: tuple[dict[str, Any], ...] = ()
 
     @classmethod
     def create(
@@ -70,6 +73,7 @@ class RestorePlan:
             max_transient_retries=settings.max_transient_retries,
             origin=origin or {},
             load_job=str(settings.load_job) if request.load is not None and settings.load_job else None,
+            notify=tuple(snapshot(settings.notify_targets, "restore")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +89,7 @@ class RestorePlan:
             "origin": self.origin,
             "resolvedPoint": self.resolved_point,
             "loadJob": self.load_job,
+            "notify": [dict(t) for t in self.notify],
         }
 
     @classmethod
@@ -101,4 +106,5 @@ class RestorePlan:
             origin=dict(data.get("origin") or {}),
             resolved_point=dict(data["resolvedPoint"]) if data.get("resolvedPoint") else None,
             load_job=str(data["loadJob"]) if data.get("loadJob") else None,
+            notify=tuple(dict(t) for t in data.get("notify") or ()),
         )

@@ -24,6 +24,7 @@ from .arm_url import parse_origin, shown
 from .errors import ConfigurationError
 from .ids import ContainerAppJobId, VaultId
 from .load_spec import normalize_load_target
+from .notify.targets import NotifyTarget, parse_notify_targets
 from .pacing import ARM_BUCKETS, READS, WRITES, Bucket, parse_arm_budget
 from .target_urls import is_loopback_host, normalize_container_url
 from .timeutil import cron_expression, parse_duration_or_seconds
@@ -37,7 +38,7 @@ SETTING_NAMES = (
     "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
     "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
     "DRILL_SCHEDULE", "DRILL_PLAN", "DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE", "MAX_TRANSIENT_RETRIES",
-    "ARM_BUDGET", "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
+    "ARM_BUDGET", "NOTIFY_TARGETS", "NOTIFY_LINK_BASE", "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
 )
 
 T = TypeVar("T")
@@ -72,6 +73,10 @@ class Settings:
     load_target_allowlist: tuple[str, ...] = ()
     # The loader's Container Apps job; None: every restore request with a load section is refused.
     load_job: ContainerAppJobId | None = None
+    # Where restores and drills report their start and end (their URLs are secrets: see NotifyTarget).
+    notify_targets: tuple[NotifyTarget, ...] = ()
+    # The app's public URL, for absolute links in notifications; None: links are paths such as /api/restores/x.
+    notify_link_base: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -90,6 +95,7 @@ class Settings:
 
         no_urls: tuple[str, ...] = ()
         no_vaults: tuple[VaultId, ...] = ()
+        no_targets: tuple[NotifyTarget, ...] = ()
         poll_min = read("POLL_MIN_SECONDS", _non_negative_float, 5.0)
         poll_max = read("POLL_MAX_SECONDS", _positive_float, 600.0)
         poll_default = read("POLL_DEFAULT_SECONDS", _positive_float, 30.0)
@@ -115,6 +121,9 @@ class Settings:
             arm_budget=read("ARM_BUDGET", parse_arm_budget, DEFAULT_ARM_BUDGET),
             load_target_allowlist=read("LOAD_TARGET_ALLOWLIST", _load_targets, no_urls),
             load_job=read("LOAD_JOB", _load_job, None),
+            notify_targets=read("NOTIFY_TARGETS", parse_notify_targets, no_targets),
+            # On Azure the platform sets WEBSITE_HOSTNAME: the default base of links, unless one is configured.
+            notify_link_base=read("NOTIFY_LINK_BASE", _link_base, _platform_link_base(env)),
         )
         poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
         if not any(n in problems for n in poll_names) and not poll_min <= poll_default <= poll_max:
@@ -186,6 +195,28 @@ def _arm_endpoint(text: str) -> str:
     if parts.query or parts.fragment or parts.username:
         raise ValueError("the ARM endpoint must have no query, fragment or credentials")
     return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}"
+
+
+def _link_base(text: str) -> str:
+    """The app's public URL; errors never repeat it (a pasted URL may carry ?code=<function key>)."""
+    value = text.rstrip("/")
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError:
+        raise ValueError("not a valid URL") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("not an https URL such as https://<app>.azurewebsites.net")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("plain http is allowed only for loopback hosts (127.0.0.1, ::1, localhost)")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError("the link base must have no query, fragment or credentials (never a function key)")
+    return value
+
+
+def _platform_link_base(env: Mapping[str, str]) -> str | None:
+    host = (env.get("WEBSITE_HOSTNAME") or "").strip()
+    return f"https://{host}" if re.fullmatch(r"[A-Za-z0-9.-]{1,253}(?::\d{1,5})?", host) else None
 
 
 def _api_version(text: str) -> str:

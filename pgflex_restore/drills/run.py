@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pgflex_restore.notify.targets import snapshot
 from pgflex_restore.polling import PollPolicy
 from pgflex_restore.settings import Settings
 from pgflex_restore.timeutil import cron_expression, format_datetime
@@ -91,4 +92,5 @@ def build_run_input(run_id: str, scheduled: datetime, plan: DrillPlan, settings:
         },
         "loadJob": str(settings.load_job) if plan.loads and settings.load_job else None,
         "origin": origin or {},
+        "notify": snapshot(settings.notify_targets, "drill"),
     }

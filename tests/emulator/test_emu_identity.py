@@ -116,3 +116,17 @@ def test_token_store_forgets_tokens_long_expired() -> None:
     store.lifetime_seconds = 3600
     store.issue("https://management.azure.com")
     assert store.revoke_all() == 1  # only the fresh token is still known
+
+
+def test_audience_of_names_the_resource_of_a_known_live_token() -> None:
+    """What a stand-in for another service (an Event Grid topic) checks: a token it knows, for its own audience."""
+    from emulator.auth import TokenStore
+
+    store = TokenStore()
+    token = store.issue("https://eventgrid.azure.net")["access_token"]
+    assert store.audience_of(f"Bearer {token}") == "https://eventgrid.azure.net"
+    assert store.audience_of(f"bearer {token}") == "https://eventgrid.azure.net"
+    assert store.audience_of(token) is None and store.audience_of(None) is None
+    assert store.audience_of("Bearer not-a-token") is None
+    store.revoke_all()
+    assert store.audience_of(f"Bearer {token}") is None
