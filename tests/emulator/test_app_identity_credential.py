@@ -390,7 +390,7 @@ def test_it_asks_and_gets_what_managed_identity_credential_does(identity_env: Em
     assert _arm_status(identity_env, mine.token) == _arm_status(identity_env, theirs.token) == 200
 
 
-@pytest.mark.parametrize(("lifetime", "fetches"), [(1, 2), (301, 1), (3600, 1)])
+@pytest.mark.parametrize(("lifetime", "fetches"), [(1, 2), (330, 1), (3600, 1)])
 def test_it_reuses_tokens_exactly_when_managed_identity_credential_does(monkeypatch: pytest.MonkeyPatch,
                                                                         lifetime: int, fetches: int) -> None:
     from azure.identity import ManagedIdentityCredential
