@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from activities.payload import Payload
 from clients import alerts_queue, container_client, results_table
+from pgflex_restore import telemetry
 from pgflex_restore.drills.evidence import (
     build_document,
     evidence_columns,
@@ -78,8 +79,10 @@ def verify_files(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_result(payload: dict[str, Any]) -> dict[str, Any]:
-    """Upsert one instance's row (a replayed activity writes the same row again, harmlessly)."""
+    """Upsert one instance's row (a replayed activity writes the same row again, harmlessly), then count its
+    verdict and RTO in telemetry (once per process: telemetry.py)."""
     results_table(get_settings().drill_results_table).upsert_entity(instance_entity(payload["record"]))
+    telemetry.drill_recorded(payload["record"])
     return {"ok": True}
 
 

@@ -28,12 +28,15 @@ from orchestrations._steps import (
 )
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from orchestrations.load import LOAD_ORCHESTRATION, load_input
+from orchestrations.telemetry import report_restore
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.outcome import ACCEPTED, NOT_ACCEPTED, ORCHESTRATION_FAILED, UNKNOWN, JobFacts, outcome_fields
 from pgflex_restore.parsing import RecoveryPoint
+from pgflex_restore.progress import phase_times
 from pgflex_restore.restore_plan import RestorePlan, job_tracker_id, loader_id
 from pgflex_restore.selection import choose_source_store
+from pgflex_restore.telemetry_data import RESTORE_PHASES
 from pgflex_restore.timeutil import format_datetime
 
 RESTORE_ORCHESTRATION = "restore_orchestrator"
@@ -77,6 +80,7 @@ class RestoreRun:
             "findJob": None,
             "startedAt": format_datetime(self.started),
             "finishedAt": None,
+            "phases": {},
             "armCalls": 0,
             "retries": 0,
             "origin": self.plan.origin or None,
@@ -340,7 +344,9 @@ class RestoreRun:
                          post=self.post, posted_at=self.posted_at, job_id=self.result.get("jobId"), ended=self.ended)
         outcome = outcome_fields(status, error, facts)
         error = outcome["error"]
-        self.result.update(status=status, finishedAt=format_datetime(self.context.current_utc_datetime),
+        now = self.context.current_utc_datetime
+        self.result.update(status=status, finishedAt=format_datetime(now),
+                           phases=phase_times(self.board.entered, now, RESTORE_PHASES),
                            armCalls=self.steps.arm_calls, retries=self.steps.retries, **outcome)
         phase = {"validated": "succeeded", "loaded": "succeeded", "deadline_exceeded": "failed",
                  "load_failed": "failed"}.get(status, status)
@@ -369,4 +375,7 @@ def _job_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:
 
 @bp.orchestration_trigger(context_name="context")
 def restore_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
-    return (yield from RestoreRun(context).run())
+    run = RestoreRun(context)
+    result = yield from run.run()
+    yield from report_restore(context, run.plan.telemetry, result)
+    return result

@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from . import telemetry
 from .cloud_error import header, parse_cloud_error
 from .errors import DataProtectionError, PacedError, TransportError
 from .ids import BackupInstanceId, VaultId, job_guid
@@ -211,12 +212,14 @@ class DataProtectionClient:
         try:
             response = self._session.send(prepared, timeout=self.timeout, allow_redirects=False, **env)
         except requests.RequestException as exc:
+            telemetry.arm_call(method, url, None)
             sent = not _never_sent(exc)
             raise TransportError(
                 f"{method} {without_query(url)} got no response ({type(exc).__name__}); "
                 f"{'the server may have received it' if sent else 'it was not sent'}",
                 request_sent=sent,
             ) from exc
+        telemetry.arm_call(method, url, response.status_code)
         logger.debug(
             "%s %s -> %s client-request-id=%s request-id=%s correlation-id=%s",
             method, without_query(url), response.status_code, headers["x-ms-client-request-id"],

@@ -49,6 +49,8 @@ class RestorePlan:
     resolved_point: dict[str, Any] | None = None
     # The loader's Container Apps job (LOAD_JOB) when the request has a load section.
     load_job: str | None = None
+    # Export the finished restore's spans and phase durations (APPLICATIONINSIGHTS_CONNECTION_STRING was set).
+    telemetry: bool = False
 
     @classmethod
     def create(
@@ -70,6 +72,7 @@ class RestorePlan:
             max_transient_retries=settings.max_transient_retries,
             origin=origin or {},
             load_job=str(settings.load_job) if request.load is not None and settings.load_job else None,
+            telemetry=settings.telemetry_enabled,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +88,7 @@ class RestorePlan:
             "origin": self.origin,
             "resolvedPoint": self.resolved_point,
             "loadJob": self.load_job,
+            "telemetry": self.telemetry,
         }
 
     @classmethod
@@ -101,4 +105,5 @@ class RestorePlan:
             origin=dict(data.get("origin") or {}),
             resolved_point=dict(data["resolvedPoint"]) if data.get("resolvedPoint") else None,
             load_job=str(data["loadJob"]) if data.get("loadJob") else None,
+            telemetry=bool(data.get("telemetry")),
         )

@@ -36,7 +36,7 @@ SETTING_NAMES = (
     "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
     "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
     "DRILL_SCHEDULE", "DRILL_PLAN", "DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE", "MAX_TRANSIENT_RETRIES",
-    "ARM_BUDGET", "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
+    "ARM_BUDGET", "APPLICATIONINSIGHTS_CONNECTION_STRING", "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
 )
 
 T = TypeVar("T")
@@ -71,6 +71,9 @@ class Settings:
     load_target_allowlist: tuple[str, ...] = ()
     # The loader's Container Apps job; None: every restore request with a load section is refused.
     load_job: ContainerAppJobId | None = None
+    # Application Insights; None: no OpenTelemetry is exported (telemetry.py). Checked when first used, not here:
+    # a bad one turns telemetry off with an error naming it, and never stops a restore.
+    applicationinsights_connection_string: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -114,6 +117,7 @@ class Settings:
             arm_budget=read("ARM_BUDGET", parse_arm_budget, DEFAULT_ARM_BUDGET),
             load_target_allowlist=read("LOAD_TARGET_ALLOWLIST", _load_targets, no_urls),
             load_job=read("LOAD_JOB", _load_job, None),
+            applicationinsights_connection_string=read("APPLICATIONINSIGHTS_CONNECTION_STRING", str, None),
         )
         poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
         if not any(n in problems for n in poll_names) and not poll_min <= poll_default <= poll_max:
@@ -129,6 +133,11 @@ class Settings:
     def http_timeout(self) -> tuple[float, float]:
         """``(connect, read)`` as requests wants it."""
         return (self.http_connect_timeout, self.http_read_timeout)
+
+    @property
+    def telemetry_enabled(self) -> bool:
+        """Is OpenTelemetry exported (APPLICATIONINSIGHTS_CONNECTION_STRING set)?"""
+        return bool(self.applicationinsights_connection_string)
 
     def target_allowed(self, container_url: str) -> bool:
         """Is this container URL on the allowlist (compared in normal form)?"""
