@@ -373,9 +373,14 @@ def _job_summary(job: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: job.get(k) for k in keys}
 
 
-@bp.orchestration_trigger(context_name="context")
-def restore_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+def run_restore(context: df.DurableOrchestrationContext) -> Steps:
+    """The restore, then its telemetry (when on): the record is final before anything is emitted."""
     run = RestoreRun(context)
     result = yield from run.run()
     yield from report_restore(context, run.plan.telemetry, result)
     return result
+
+
+@bp.orchestration_trigger(context_name="context")
+def restore_orchestrator(context: df.DurableOrchestrationContext) -> Steps:
+    return (yield from run_restore(context))

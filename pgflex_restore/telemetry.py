@@ -44,15 +44,21 @@ log = logging.getLogger(__name__)
 SETTING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 # The Functions Python worker configures Azure Monitor itself when this is true: then only its providers are used.
 WORKER_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
-# Distro features left off: the Functions host already sends logs, live metrics and performance counters, and the
-# ARM counters stand for per-request HTTP dependencies (a 1,000-server drill would send tens of thousands).
+# Every restore's spans are kept (the distro's default samples 5 traces a second, and a fleet drill ends in
+# bursts). Left off: live metrics and performance counters, which the Functions host sends itself, and the HTTP
+# and Azure SDK instrumentations: the ARM counters stand for per-request dependencies (a 1,000-server drill would
+# send tens of thousands).
 AZURE_MONITOR_OPTIONS: dict[str, Any] = {
-    "disable_logging": True,
+    "sampling_ratio": 1.0,
     "enable_live_metrics": False,
     "enable_performance_counters": False,
     "instrumentation_options": {name: {"enabled": False} for name in (
         "azure_sdk", "django", "fastapi", "flask", "psycopg2", "requests", "urllib", "urllib3")},
 }
+# Environment defaults for the distro (an operator's own values win): the Functions resource detector and no VM
+# probe, as the Functions worker sets; no log export (the Functions host sends the worker's logs already; the
+# distro reads only this variable for it, not its disable_logging argument).
+AZURE_MONITOR_ENVIRONMENT = {"OTEL_EXPERIMENTAL_RESOURCE_DETECTORS": "azure_functions", "OTEL_LOGS_EXPORTER": "none"}
 _REMEMBERED = 10_000  # keys of recently emitted restores and drills, for the re-delivery check
 
 
@@ -174,8 +180,8 @@ def _configure_azure_monitor(connection_string: str) -> Telemetry | None:
                 if os.environ.get(WORKER_TELEMETRY, "").lower() != "true":
                     from azure.monitor.opentelemetry import configure_azure_monitor
 
-                    # As the Functions worker does: detect the Functions resource, and do not probe for a VM.
-                    os.environ.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "azure_functions")
+                    for name, value in AZURE_MONITOR_ENVIRONMENT.items():
+                        os.environ.setdefault(name, value)
                     configure_azure_monitor(connection_string=connection_string, **AZURE_MONITOR_OPTIONS)
                 _azure_monitor = Telemetry(trace.get_tracer_provider(), metrics.get_meter_provider())
             except Exception as exc:  # a bad connection string must not stop restores: telemetry is off
