@@ -19,6 +19,8 @@ Modules, one job each:
 - ``load_arm``   the load's ARM shapes: server, azure.extensions, the loader job's start body and executions
 - ``load_client`` the load's ARM calls (Microsoft.DBforPostgreSQL, Microsoft.App) on the client's transport
 - ``load_report`` the loader's report in the result record, ``Load<Step>Failed`` errors, the ledger's rows
+- ``telemetry_data`` what is exported as OpenTelemetry (names; a restore's spans, a drill's verdict), as data
+- ``telemetry``  the export itself: Azure Monitor only with APPLICATIONINSIGHTS_CONNECTION_STRING, imported lazily
 
 The names below are the stable surface; the client is not imported here so that ``import pgflex_restore``
 stays free of ``requests``.
