@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from orchestrations.load import LOAD_ORCHESTRATION
 from orchestrations.restore import run_restore
 from pgflex_restore.progress import phase_times
 from pgflex_restore.telemetry_data import (
@@ -19,8 +20,9 @@ from pgflex_restore.telemetry_data import (
     restore_telemetry,
     status_class,
 )
-from tests.orchestration_driver import FakeContext, activities, drive
-from tests.unit.test_restore_orchestration import NOW, Host, failed, happy, plan
+from tests.orchestration_driver import FakeContext, Task, activities, drive
+from tests.unit.test_load_orchestration import restore_plan_with_load
+from tests.unit.test_restore_orchestration import NOW, TRACKED_OK, Host, failed, happy, plan
 
 ARM = "https://management.azure.com"
 SUB = "/subscriptions/s1/resourceGroups/rg/providers"
@@ -139,3 +141,24 @@ def test_no_telemetry_activity_without_the_setting_and_a_failing_one_changes_not
     result, context = _run(on, {**happy(validate_restore=[failed("UserErrorX")]), "restore_telemetry": [boom]})
     assert result["status"] == "failed" and result["error"]["code"] == "UserErrorX"
     assert list(result["phases"]) == ["selecting", "validating"]
+
+
+def test_a_restore_with_a_load_has_a_loading_phase_and_span() -> None:
+    context = FakeContext({**restore_plan_with_load(), "telemetry": True}, NOW, instance_id="r1")
+    given = {**happy(), "restore_telemetry": [{"ok": True, "emitted": True}]}
+
+    def host(task: Task) -> Any:
+        if task[0] == "timer":
+            return None
+        if task[0] == "sub" and task[1] == LOAD_ORCHESTRATION:
+            context.current_utc_datetime += timedelta(minutes=20)  # the loader works for 20 minutes
+            return {"status": "loaded", "error": None, "load": {"status": "loaded"}, "armCalls": 9}
+        if task[0] == "sub":
+            return TRACKED_OK
+        return given[task[1]].pop(0)
+
+    result = drive(run_restore(context), context, host)
+    assert result["status"] == "loaded" and list(result["phases"]) == [*RESTORE_PHASES]
+    assert result["phases"]["loading"]["durationSeconds"] == 1200.0
+    data = restore_telemetry(context.scheduled[-1][2]["restore"])
+    assert [s.name for s in data.phases][-1] == "restore.loading" and data.root.error is None
