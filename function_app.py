@@ -15,6 +15,7 @@ from activities import (
     notify,
     recovery_points,
     restore_ops,
+    telemetry,
 )
 from orchestrations import drill, job_tracking, restore
 from orchestrations import load as load_orchestration
@@ -26,7 +27,7 @@ validate_at_startup(logging.getLogger("pgflex_restore"))
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (
-    recovery_points.bp, restore_ops.bp, jobs.bp,
+    recovery_points.bp, restore_ops.bp, jobs.bp, telemetry.bp,
     restore.bp, job_tracking.bp,
     load.bp, load_files.bp, load_orchestration.bp,
     http.bp, queue.bp,

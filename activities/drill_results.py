@@ -23,6 +23,7 @@ from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFo
 
 from activities.payload import Payload
 from clients import container_client
+from pgflex_restore import telemetry
 from pgflex_restore.drills.evidence import (
     build_document,
     evidence_columns,
@@ -130,13 +131,17 @@ def _verify_files(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_result(payload: dict[str, Any]) -> dict[str, Any]:
-    """Upsert one instance's row (a replayed activity writes the same row again, harmlessly)."""
+    """Upsert one instance's row (a replayed activity writes the same row again, harmlessly), then count its
+    verdict and RTO in telemetry (once per process: telemetry.py)."""
     def write() -> dict[str, Any]:
         table = results()
         creating_table(table, lambda: table.upsert_entity(instance_entity(payload["record"]), **STORAGE_CALL))
         return {"ok": True}
 
-    return storage_step("writing the drill's row to the results table", write)
+    outcome = storage_step("writing the drill's row to the results table", write)
+    if outcome.get("ok"):
+        telemetry.drill_recorded(payload["record"])
+    return outcome
 
 
 def record_run(payload: dict[str, Any]) -> dict[str, Any]:

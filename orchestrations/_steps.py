@@ -36,16 +36,27 @@ class DeadlineExceeded(Exception):
 
 
 class StatusBoard:
-    """The orchestration's custom status: small, always current, re-published on every change."""
+    """The orchestration's custom status: small, always current, re-published on every change.
+
+    It also notes when each ``phase`` began (``entered``, on the orchestration's clock, so replays agree): the
+    result record's phase times, and the telemetry spans built from them, come from here.
+    """
 
     def __init__(self, context: df.DurableOrchestrationContext, **initial: Any) -> None:
         self._context = context
         self.values: dict[str, Any] = dict(initial)
+        self.entered: list[tuple[str, datetime]] = []
+        self._enter(initial.get("phase"))
         self.publish()
 
     def update(self, **changes: Any) -> None:
+        self._enter(changes.get("phase"))
         self.values.update(changes)
         self.publish()
+
+    def _enter(self, phase: str | None) -> None:
+        if phase and (not self.entered or self.entered[-1][0] != phase):
+            self.entered.append((phase, self._context.current_utc_datetime))
 
     def publish(self) -> None:
         self._context.set_custom_status({k: v for k, v in self.values.items() if v is not None})

@@ -343,6 +343,7 @@ class InstanceDrill:
             max_transient_retries=int(restore["maxTransientRetries"]),
             origin={"via": "drill", "runId": self.run_id},
             resolved_point=point.to_dict(),  # listed already for the RPO check: the restore need not list again
+            telemetry=bool(restore.get("telemetry")),
         )
 
     def note_restore(self, result: dict[str, Any]) -> None:

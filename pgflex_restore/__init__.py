@@ -20,6 +20,8 @@ Modules, one job each:
 - ``load_client`` the load's ARM calls (Microsoft.DBforPostgreSQL, Microsoft.App) on the client's transport
 - ``load_report`` the loader's report in the result record, ``Load<Step>Failed`` errors, the ledger's rows
 - ``openapi``    the HTTP API's OpenAPI 3.1 document (``openapi_schemas``, ``openapi_drills``: its schemas)
+- ``telemetry_data`` what is exported as OpenTelemetry (names; a restore's spans, a drill's verdict), as data
+- ``telemetry``  the export itself: Azure Monitor only with APPLICATIONINSIGHTS_CONNECTION_STRING, imported lazily
 
 The names below are the stable surface; the client is not imported here so that ``import pgflex_restore``
 stays free of ``requests``.

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from . import telemetry
 from .arm_url import OffArmUrl, check_arm_url, parse_origin, shown
 from .cloud_error import header, parse_cloud_error
 from .errors import DataProtectionError, PacedError, TransportError
@@ -206,12 +207,14 @@ class DataProtectionClient:
         try:
             response = self._session.send(prepared, timeout=self.timeout, allow_redirects=False, **env)
         except requests.RequestException as exc:
+            telemetry.arm_call(method, url, None)
             sent = not _never_sent(exc)
             raise TransportError(
                 f"{method} {without_query(url)} got no response ({type(exc).__name__}); "
                 f"{'the server may have received it' if sent else 'it was not sent'}",
                 request_sent=sent,
             ) from exc
+        telemetry.arm_call(method, url, response.status_code)
         logger.debug(
             "%s %s -> %s client-request-id=%s request-id=%s correlation-id=%s",
             method, without_query(url), response.status_code, headers["x-ms-client-request-id"],

@@ -7,8 +7,11 @@ counts only its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
 from typing import Any
+
+from .timeutil import format_datetime
 
 # Durable runtime statuses after which an instance changes no more ("Canceled" is the extension's old name).
 FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -34,3 +37,16 @@ def merge_progress(restore: Mapping[str, Any] | None, tracker: Mapping[str, Any]
         if retries:
             merged["retries"] = retries
     return merged
+
+
+def phase_times(entered: Sequence[tuple[str, datetime]], finished: datetime,
+                phases: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The result record's ``phases``: each of ``phases`` that was entered, from when it began until the next
+    phase began (or the restore finished), as ``{startedAt, finishedAt, durationSeconds}``."""
+    times: dict[str, dict[str, Any]] = {}
+    for index, (name, start) in enumerate(entered):
+        end = entered[index + 1][1] if index + 1 < len(entered) else finished
+        if name in phases:
+            times[name] = {"startedAt": format_datetime(start), "finishedAt": format_datetime(end),
+                           "durationSeconds": round((end - start).total_seconds(), 3)}
+    return times

@@ -52,6 +52,8 @@ class RestorePlan:
     load_job: str | None = None
     # The NOTIFY_TARGETS this restore reports to, without their URLs (notify.targets.snapshot).
     notify: tuple[dict[str, Any], ...] = ()
+    # Export the finished restore's spans and phase durations (APPLICATIONINSIGHTS_CONNECTION_STRING was set).
+    telemetry: bool = False
 
     @classmethod
     def create(
@@ -74,6 +76,7 @@ class RestorePlan:
             origin=origin or {},
             load_job=str(settings.load_job) if request.load is not None and settings.load_job else None,
             notify=tuple(snapshot(settings.notify_targets, "restore")),
+            telemetry=settings.telemetry_enabled,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +93,7 @@ class RestorePlan:
             "resolvedPoint": self.resolved_point,
             "loadJob": self.load_job,
             "notify": [dict(t) for t in self.notify],
+            "telemetry": self.telemetry,
         }
 
     @classmethod
@@ -107,4 +111,5 @@ class RestorePlan:
             resolved_point=dict(data["resolvedPoint"]) if data.get("resolvedPoint") else None,
             load_job=str(data["loadJob"]) if data.get("loadJob") else None,
             notify=tuple(dict(t) for t in data.get("notify") or ()),
+            telemetry=bool(data.get("telemetry")),
         )

@@ -38,7 +38,8 @@ SETTING_NAMES = (
     "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_DEFAULT_SECONDS", "HTTP_CONNECT_TIMEOUT_SECONDS",
     "HTTP_READ_TIMEOUT_SECONDS", "RESTORE_REQUESTS_QUEUE", "RESTORE_VAULTS", "ALERT_RESTORE_TARGET",
     "DRILL_SCHEDULE", "DRILL_PLAN", "DRILL_RESULTS_TABLE", "DRILL_ALERTS_QUEUE", "MAX_TRANSIENT_RETRIES",
-    "ARM_BUDGET", "NOTIFY_TARGETS", "NOTIFY_LINK_BASE", "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
+    "ARM_BUDGET", "NOTIFY_TARGETS", "NOTIFY_LINK_BASE", "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "LOAD_TARGET_ALLOWLIST", "LOAD_JOB",
 )
 
 T = TypeVar("T")
@@ -77,6 +78,9 @@ class Settings:
     notify_targets: tuple[NotifyTarget, ...] = ()
     # The app's public URL, for absolute links in notifications; None: links are paths such as /api/restores/x.
     notify_link_base: str | None = None
+    # Application Insights; None: no OpenTelemetry is exported (telemetry.py). Checked when first used, not here:
+    # a bad one turns telemetry off with an error naming it, and never stops a restore.
+    applicationinsights_connection_string: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -124,6 +128,7 @@ class Settings:
             notify_targets=read("NOTIFY_TARGETS", parse_notify_targets, no_targets),
             # On Azure the platform sets WEBSITE_HOSTNAME: the default base of links, unless one is configured.
             notify_link_base=read("NOTIFY_LINK_BASE", _link_base, _platform_link_base(env)),
+            applicationinsights_connection_string=read("APPLICATIONINSIGHTS_CONNECTION_STRING", str, None),
         )
         poll_names = ("POLL_MIN_SECONDS", "POLL_DEFAULT_SECONDS", "POLL_MAX_SECONDS")
         if not any(n in problems for n in poll_names) and not poll_min <= poll_default <= poll_max:
@@ -139,6 +144,11 @@ class Settings:
     def http_timeout(self) -> tuple[float, float]:
         """``(connect, read)`` as requests wants it."""
         return (self.http_connect_timeout, self.http_read_timeout)
+
+    @property
+    def telemetry_enabled(self) -> bool:
+        """Is OpenTelemetry exported (APPLICATIONINSIGHTS_CONNECTION_STRING set)?"""
+        return bool(self.applicationinsights_connection_string)
 
     def target_allowed(self, container_url: str) -> bool:
         """Is this container URL on the allowlist (compared in normal form)?"""

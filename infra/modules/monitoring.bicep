@@ -1,4 +1,4 @@
-// Log Analytics workspace + workspace-based Application Insights.
+// Log Analytics workspace + workspace-based Application Insights, and a workbook over the app's telemetry.
 // Local (instrumentation-key) ingestion is disabled: the Function App sends telemetry with its managed identity
 // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), which needs Monitoring Metrics Publisher (granted in app-roles.bicep).
 
@@ -13,6 +13,9 @@ param logAnalyticsName string
 
 @description('Name of the Application Insights component.')
 param applicationInsightsName string
+
+@description('Display name of the workbook over the app telemetry (restores, phases, failures, drills, ARM calls).')
+param workbookDisplayName string = 'pgflex-restore: restores and drills'
 
 @description('Days of log retention in the workspace.')
 @minValue(30)
@@ -43,6 +46,23 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+// The workbook reads what the app exports with OpenTelemetry (README, Telemetry): the `restore` requests, their
+// phase dependencies and the pgflex.* metrics. Its queries are in workbook.json; tests/infra checks their names
+// against the ones the app exports.
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, applicationInsightsName, 'pgflex-restore-workbook')
+  location: location
+  tags: tags
+  kind: 'shared'
+  properties: {
+    displayName: workbookDisplayName
+    category: 'workbook'
+    sourceId: applicationInsights.id
+    serializedData: string(union(loadJsonContent('workbook.json'), { fallbackResourceIds: [applicationInsights.id] }))
+  }
+}
+
 output logAnalyticsId string = logAnalytics.id
 output applicationInsightsId string = applicationInsights.id
 output applicationInsightsName string = applicationInsights.name
+output workbookId string = workbook.id

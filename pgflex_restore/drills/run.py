@@ -89,6 +89,7 @@ def build_run_input(run_id: str, scheduled: datetime, plan: DrillPlan, settings:
             "poll": PollPolicy.from_settings(settings).to_dict(),
             "timeoutSeconds": timeout.total_seconds(),
             "maxTransientRetries": settings.max_transient_retries,
+            "telemetry": settings.telemetry_enabled,
         },
         "loadJob": str(settings.load_job) if plan.loads and settings.load_job else None,
         "origin": origin or {},
