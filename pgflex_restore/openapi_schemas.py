@@ -246,16 +246,28 @@ def record_schemas() -> dict[str, Schema]:
             "origin": nullable({"type": "object", "description": "where the request came from (via: http, queue, "
                                                                  "alert, drill, cli, ...)"}),
             "error": nullable(ref("RecordError")),
+            "phases": {"type": "object", "description": "per phase the restore went through (selecting, "
+                       "validating, restoring, tracking, loading), back to back",
+                       "additionalProperties": ref("PhaseTimes")},
+            "notifications": {"type": "array", "items": ref("NotificationOutcome"),
+                              "description": "with NOTIFY_TARGETS set: what became of each notification"},
             "load": nullable({"type": "object", "description": "with a load section: the loader's record and "
                                                                "report (docs/loading.md)",
                               "properties": {"status": string(), "failedStep": nullable_text,
                                              "error": {"type": ["object", "null"]}}}),
         }, ("restoreId", "status", "backupInstance", "validateOnly", "recoveryPoint", "target", "validateOperation",
             "validated", "restoreOperation", "jobId", "job", "restorePost", "jobMayBeRunning", "findJob",
-            "startedAt", "finishedAt", "armCalls", "retries", "origin", "error"),
+            "startedAt", "finishedAt", "armCalls", "retries", "origin", "error", "phases"),
             description="links everything about one finished restore; a failure record always has an error")
         | {"if": {"properties": {"status": {"enum": sorted(FAILURE_STATUSES)}}},
            "then": {"properties": {"error": ref("RecordError")}}},
+        "PhaseTimes": obj({"startedAt": DATE_TIME, "finishedAt": DATE_TIME, "durationSeconds": {"type": "number"}},
+                          ("startedAt", "finishedAt", "durationSeconds")),
+        "NotificationOutcome": obj({
+            "target": nullable(string("type and host, never the URL")), "event": string(enum=["started", "ended"]),
+            "delivered": {"type": "boolean"}, "attempts": COUNT, "status": nullable({"type": "integer"}),
+            "error": nullable_text, "deliveryId": string(),
+        }, ("target", "event", "delivered", "attempts"), open_=True),
         "PointSummary": obj({"id": nullable_text, "time": nullable(DATE_TIME), "store": nullable_text},
                             ("id", "time", "store")),
         "JobSummary": obj({"status": nullable_text, "outcome": nullable(string(enum=list(JOB_OUTCOMES))),
