@@ -5,7 +5,17 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from activities import drill_load, drill_results, drills, jobs, load, load_files, recovery_points, restore_ops
+from activities import (
+    drill_load,
+    drill_results,
+    drills,
+    jobs,
+    load,
+    load_files,
+    preflight,
+    recovery_points,
+    restore_ops,
+)
 from orchestrations import drill, job_tracking, restore
 from orchestrations import load as load_orchestration
 from pgflex_restore.settings import validate_at_startup
@@ -16,7 +26,7 @@ validate_at_startup(logging.getLogger("pgflex_restore"))
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 for blueprint in (
-    recovery_points.bp, restore_ops.bp, jobs.bp,
+    recovery_points.bp, restore_ops.bp, jobs.bp, preflight.bp,
     restore.bp, job_tracking.bp,
     load.bp, load_files.bp, load_orchestration.bp,
     http.bp, queue.bp,
