@@ -60,8 +60,12 @@ def backup_instance(name: str = "pg1", **overrides: Any) -> dict[str, Any]:
     return spec
 
 
-def scenario(instances: dict[str, dict[str, Any]], containers: list[str], **top: Any) -> dict[str, Any]:
-    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT, **top)
+def scenario(instances: dict[str, dict[str, Any]], containers: list[str], *, targets: list[str] | None = None,
+             **top: Any) -> dict[str, Any]:
+    """One vault granted `containers`; the storage accounts of `targets` (default `containers`) declared healthy
+    in the group ``rg-storage``, so the pre-flight finds nothing to say unless a test changes them."""
+    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT,
+                                  targets=targets, **top)
 
 
 @dataclass
@@ -180,7 +184,7 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
     queue = f"restore-requests-{n}"
     clock = VirtualClock(START)
     spec = scenario(instances or {"pg1": backup_instance()}, [container_url] if grant_role else [],
-                    **(scenario_top or {}))
+                    targets=[container_url], **(scenario_top or {}))
     spec["subscriptions"][SUB]["resourceGroups"].update(resource_groups or {})
     env = {
         "TASKHUB_NAME": f"hub{n}",
