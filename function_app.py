@@ -19,7 +19,7 @@ from activities import (
 from orchestrations import drill, job_tracking, restore
 from orchestrations import load as load_orchestration
 from pgflex_restore.settings import validate_at_startup
-from triggers import drills_http, http, queue, timer
+from triggers import drills_http, http, preflight_http, queue, timer
 
 validate_at_startup(logging.getLogger("pgflex_restore"))
 
@@ -29,7 +29,7 @@ for blueprint in (
     recovery_points.bp, restore_ops.bp, jobs.bp, preflight.bp,
     restore.bp, job_tracking.bp,
     load.bp, load_files.bp, load_orchestration.bp,
-    http.bp, queue.bp,
+    http.bp, preflight_http.bp, queue.bp,
     drills.bp, drill_results.bp, drill_load.bp, drill.bp, timer.bp, drills_http.bp,
 ):
     app.register_functions(blueprint)
