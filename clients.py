@@ -30,6 +30,7 @@ from pgflex_restore.errors import ConfigurationError
 from pgflex_restore.identity import make_credential
 from pgflex_restore.load_client import LoadClient
 from pgflex_restore.pacing import READS, Bucket, call_kind, subscription_of
+from pgflex_restore.preflight_client import PreflightClient
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.storage import CONNECTION, queue_client, table_service_client
 from pgflex_restore.table_rest import TableConflict, TableEndpoint, TableRest
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["alerts_queue", "app_credential", "arm_client", "container_client", "load_arm_client", "reset",
-           "results_table", "table_if_configured", "take_arm_token"]
+__all__ = ["alerts_queue", "app_credential", "arm_client", "container_client", "load_arm_client",
+           "preflight_arm_client", "reset", "results_table", "table_if_configured", "take_arm_token"]
 
 
 class _CountingAdapter(HTTPAdapter):
@@ -120,6 +121,12 @@ def load_arm_client(settings: Settings, *, now: datetime | None = None,
                     reserved: bool = False) -> tuple[LoadClient, _CountingAdapter]:
     """The same, for a load's calls (flexible server, loader job): same credential, session and pacing."""
     return _arm_client(LoadClient, settings, now, reserved)
+
+
+def preflight_arm_client(settings: Settings, *, now: datetime | None = None,
+                         reserved: bool = False) -> tuple[PreflightClient, _CountingAdapter]:
+    """The same, for the pre-flight's reads (vault, storage, role assignments, the load's server)."""
+    return _arm_client(PreflightClient, settings, now, reserved)
 
 
 _Client = TypeVar("_Client", bound=DataProtectionClient)

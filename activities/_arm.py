@@ -12,10 +12,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from clients import arm_client, load_arm_client
+from clients import arm_client, load_arm_client, preflight_arm_client
 from pgflex_restore.client import DataProtectionClient
 from pgflex_restore.errors import ConfigurationError, DataProtectionError, PacedError, PgflexError
 from pgflex_restore.load_client import LoadClient
+from pgflex_restore.preflight_client import PreflightClient
 from pgflex_restore.settings import Settings, get_settings
 from pgflex_restore.timeutil import parse_datetime
 
@@ -46,6 +47,12 @@ def run_load_arm(call: Callable[[LoadClient, Settings], Mapping[str, Any]],
                  payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``run_arm`` for a load's calls (flexible server, loader job): the same envelope, pacing and counting."""
     return _run(load_arm_client, call, payload, None)
+
+
+def run_preflight_arm(call: Callable[[PreflightClient, Settings], Mapping[str, Any]],
+                      payload: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``run_arm`` for the pre-flight's reads: the same envelope, pacing and counting."""
+    return _run(preflight_arm_client, call, payload, None)
 
 
 def _run(

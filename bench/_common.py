@@ -147,6 +147,11 @@ _KINDS: tuple[tuple[str, str, str], ...] = (
     ("", "end:/backupjobs", "job_list"),
     ("", "in:/backupjobs/", "job_get"),
     ("", "end:/backupinstances", "instance_list"),
+    # The pre-flight's reads (docs/preflight.md): whatever else names a vault or an instance is one of them.
+    ("GET", "in:/providers/microsoft.storage/", "preflight"),
+    ("GET", "in:/providers/microsoft.authorization/", "preflight"),
+    ("GET", "in:/backupinstances/", "preflight"),
+    ("GET", "in:/backupvaults/", "preflight"),
 )
 
 

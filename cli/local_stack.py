@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 
 def vault_id(subscription: str, resource_group: str, vault: str) -> str:
@@ -78,15 +79,40 @@ def retention_points(count: int, newest: datetime, *, width: int = 0,
              **({"stores": kept} if kept is not None else {})} for i, age in enumerate(_retention_ages_for(count))]
 
 
+STORAGE_GROUP = "rg-storage"
+
+
+def target_accounts(container_urls: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The scenario's ``storageAccounts`` for restore targets: one healthy account per account the URLs name (a
+    public endpoint, cross-tenant replication allowed, the containers listed), so the pre-flight finds nothing.
+    Azurite URLs (``http://127.0.0.1:10000/<account>/<container>``) name the account in their path."""
+    accounts: dict[str, dict[str, Any]] = {}
+    for url in container_urls:
+        parts = urlsplit(url)
+        segments = [s for s in parts.path.split("/") if s]
+        if len(segments) == 2:
+            name, endpoint = segments[0], f"{parts.scheme}://{parts.netloc}/{segments[0]}/"
+        elif len(segments) == 1 and "." in (parts.hostname or ""):
+            name, endpoint = (parts.hostname or "").split(".")[0], f"{parts.scheme}://{parts.netloc}/"
+        else:
+            continue
+        account = accounts.setdefault(name, {"blobEndpoint": endpoint, "containers": []})
+        account["containers"] = sorted({*account["containers"], segments[-1]})
+    return accounts
+
+
 def vault_tree(instances: dict[str, dict[str, Any]], containers: list[str], *, subscription: str,
-               resource_group: str, vault: str, location: str = "westeurope", **top: Any) -> dict[str, Any]:
-    """An emulator scenario with one vault holding `instances`, whose identity may write to `containers`."""
-    return {
-        "subscriptions": {subscription: {"resourceGroups": {resource_group: {"vaults": {vault: {
-            "location": location, "storageRoleAssignments": containers, "backupInstances": instances,
-        }}}}}},
-        **top,
-    }
+               resource_group: str, vault: str, location: str = "westeurope", targets: list[str] | None = None,
+               **top: Any) -> dict[str, Any]:
+    """An emulator scenario with one vault holding `instances`, whose identity may write to `containers`; the
+    storage accounts of `targets` (default: `containers`) are declared healthy in the group ``rg-storage``."""
+    groups: dict[str, Any] = {resource_group: {"vaults": {vault: {
+        "location": location, "storageRoleAssignments": containers, "backupInstances": instances,
+    }}}}
+    accounts = target_accounts(containers if targets is None else targets)
+    if accounts:
+        groups[STORAGE_GROUP] = {"storageAccounts": accounts}
+    return {"subscriptions": {subscription: {"resourceGroups": groups}}, **top}
 
 
 @dataclass

@@ -3,8 +3,8 @@
 This module is the core package's one edge: it alone may import devhost/, emulator/ and function_app, and it
 does so lazily inside the commands, so nothing else in the package depends on them.
 
-Exit codes: 0 restore succeeded (or validation passed with --validate-only), 1 the restore failed in Azure,
-2 bad input or configuration, 3 the deadline passed.
+Exit codes: 0 restore succeeded (or validation passed with --validate-only), 1 the restore failed in Azure (or
+its pre-flight found a blocking problem), 2 bad input or configuration, 3 the deadline passed.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, TextIO
 
 from cli.drill import add_drill_parser, run_drill_command
 from cli.load import BadInput, add_load_into_flag, add_load_parser, check_allowed, load_after_restore, run_load_command
+from cli.preflight import add_preflight_parser, run_preflight_command
 from cli.progress import LiveLine
 from cli.start import add_start_parser
 from pgflex_restore.errors import ConfigurationError, RequestValidationError
@@ -31,7 +32,7 @@ from pgflex_restore.settings import Settings, parse_timeout
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLINE = 0, 1, 2, 3
 _EXIT_FOR_STATUS = {"succeeded": EXIT_OK, "validated": EXIT_OK, "loaded": EXIT_OK, "failed": EXIT_FAILED,
-                    "load_failed": EXIT_FAILED, "deadline_exceeded": EXIT_DEADLINE}
+                    "load_failed": EXIT_FAILED, "preflight_failed": EXIT_FAILED, "deadline_exceeded": EXIT_DEADLINE}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--restore-location", help="target region, e.g. westeurope")
     restore.add_argument("--validate-only", action="store_true", help="validate the restore, do not start it")
     restore.add_argument("--timeout", help="overall deadline: ISO 8601 duration (PT2H) or seconds")
+    restore.add_argument("--no-preflight", action="store_true",
+                         help="skip the pre-flight checks of the target (request field \"preflight\": false)")
     restore.add_argument("--output", choices=("text", "json"), default="text")
     add_load_into_flag(restore)
 
@@ -57,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_drill_parser(commands)
     add_load_parser(commands)
+    add_preflight_parser(commands)
     return parser
 
 
@@ -75,6 +79,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return run_drill_command(args, os.environ, stdout=out, stderr=err)
     if args.command == "load":
         return run_load_command(args, os.environ, stdout=out, stderr=err)
+    if args.command == "preflight":
+        return run_preflight_command(args, os.environ, stdout=out, stderr=err)
     return restore_command(args, os.environ, stdout=out, stderr=err)
 
 
@@ -114,6 +120,7 @@ def plan_from_args(args: argparse.Namespace, settings: Settings) -> RestorePlan:
         "recoveryPoint": args.recovery_point,
         "target": {"containerUrl": args.target},
         "validateOnly": bool(args.validate_only),
+        "preflight": not getattr(args, "no_preflight", False),
     }
     if args.file_prefix:
         wire["target"]["filePrefix"] = args.file_prefix
@@ -201,6 +208,10 @@ def summary_text(result: dict[str, Any]) -> str:
     if result.get("jobId"):
         lines.append(f"  job             : {result['jobId']} ({job.get('status')})")
     lines.append(f"  ARM calls       : {result.get('armCalls')}  retries: {result.get('retries')}")
+    for finding in (result.get("preflight") or {}).get("findings") or []:
+        lines.append(f"  pre-flight      : [{finding.get('severity')}] {finding.get('code')}: {finding.get('problem')}")
+        if finding.get("fix"):
+            lines.append(f"      fix         : {finding['fix']}")
     error = result.get("error")
     if error:
         lines.append(f"  error           : {error.get('code')}: {error.get('message')}")

@@ -20,6 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from cli.local_stack import STORAGE_GROUP, target_accounts
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SCENARIO = REPO / "emulator" / "example_scenario.yaml"
 DEV_STORAGE = "usedevelopmentstorage=true"
@@ -49,7 +51,8 @@ def local_settings(path: Path) -> dict[str, str]:
 
 def scenario_for(path: Path, container_url: str) -> dict[str, Any]:
     """The scenario file, with the local container added to every vault's storage role assignments (so a
-    restore into it validates, as it would with the role granted in Azure)."""
+    restore into it validates, as it would with the role granted in Azure), and its storage account declared
+    healthy in the first subscription (so the pre-flight finds it)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix in (".yaml", ".yml"):
         import yaml
@@ -61,6 +64,9 @@ def scenario_for(path: Path, container_url: str) -> dict[str, Any]:
         for group in (subscription.get("resourceGroups") or {}).values():
             for vault in (group.get("vaults") or {}).values():
                 vault["storageRoleAssignments"] = [*(vault.get("storageRoleAssignments") or []), container_url]
+    for subscription in list((data.get("subscriptions") or {}).values())[:1]:
+        group = (subscription.setdefault("resourceGroups", {})).setdefault(STORAGE_GROUP, {})
+        group["storageAccounts"] = {**target_accounts([container_url]), **(group.get("storageAccounts") or {})}
     return data
 
 

@@ -79,10 +79,12 @@ class ArmRoutes:
             ("GET", _route(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)" + _PROVIDER
                            + "/operationStatus/(?P<op>[^/]+)"), (V2026,), operation_status),
         ]
-        # The load step's providers build on Request and Response (above), so they are imported here.
-        from . import containerapps, flexservers
+        # The load step's and the pre-flight's providers build on Request and Response (above), so they are
+        # imported here.
+        from . import containerapps, flexservers, storagearm
 
-        for method, pattern, versions, handler in (*containerapps.routes(), *flexservers.routes()):
+        for method, pattern, versions, handler in (*containerapps.routes(), *flexservers.routes(),
+                                                   *storagearm.routes()):
             self.table.append((method, _route(pattern), versions, handler))
 
     def match(self, method: str, path: str, api_version: str) -> tuple[Handler, dict[str, str]]:

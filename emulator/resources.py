@@ -39,18 +39,22 @@ def backup_vault(vault: Vault, api_version: str) -> dict[str, Any]:
         "resourceMoveState": "Unknown",
         "storageSettings": [{"datastoreType": "VaultStore", "type": "LocallyRedundant"}],
     }
-    if api_version >= NEW:
+    if api_version >= NEW:  # featureSettings are not in 2021-07-01's BackupVault
         properties.update(isVaultProtectedByResourceGuard=False, secureScore="Minimum",
                           securitySettings={"softDeleteSettings": {"state": "On", "retentionDurationInDays": 14}},
-                          featureSettings={"crossSubscriptionRestoreSettings": {"state": "Enabled"}})
+                          featureSettings={"crossSubscriptionRestoreSettings": {
+                              "state": vault.cross_subscription_restore}})
+    identity: dict[str, Any] = {"type": "None"}
+    if vault.identity:
+        identity = {"type": "SystemAssigned", "principalId": vault_identity_principal(vault),
+                    "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"}
     return {
         "id": vault.id,
         "name": vault.name,
         "type": "Microsoft.DataProtection/backupVaults",
         "location": vault.location,
         "tags": {},
-        "identity": {"type": "SystemAssigned", "principalId": vault_identity_principal(vault),
-                     "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47"},
+        "identity": identity,
         "properties": properties,
     }
 
@@ -71,8 +75,8 @@ def backup_instance(vault: Vault, instance: BackupInstance, api_version: str) ->
         "dataSourceInfo": datasource,
         "dataSourceSetInfo": {**datasource, "objectType": "DatasourceSet"},
         "policyInfo": {"policyId": f"{vault.id}/backupPolicies/{instance.policy_name}", "policyVersion": ""},
-        "protectionStatus": {"status": "ProtectionConfigured"},
-        "currentProtectionState": "ProtectionConfigured",
+        "protectionStatus": {"status": _protection_status(instance.protection_state)},
+        "currentProtectionState": instance.protection_state,
         "provisioningState": "Succeeded",
         "objectType": "BackupInstance",
     }
@@ -84,6 +88,14 @@ def backup_instance(vault: Vault, instance: BackupInstance, api_version: str) ->
         "type": "Microsoft.DataProtection/backupVaults/backupInstances",
         "properties": properties,
     }
+
+
+def _protection_status(state: str) -> str:
+    """protectionStatus.status has fewer values than currentProtectionState (both api-versions' Status enum)."""
+    if state in ("ProtectionConfigured", "ProtectionStopped", "SoftDeleted", "SoftDeleting",
+                 "ConfiguringProtectionFailed"):
+        return state
+    return "ProtectionStopped" if state.endswith("Suspended") else "ProtectionConfigured"
 
 
 def recovery_point(vault: Vault, instance: BackupInstance, point: RecoveryPoint, api_version: str) -> dict[str, Any]:

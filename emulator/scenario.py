@@ -17,8 +17,13 @@ from typing import Any
 from .clock import parse_time
 from .errors import ScenarioError
 from .loadscenario import ContainerAppJob, FlexibleServer, parse_job, parse_server
+from .storagescenario import WRITER_ROLES, RoleGrant, StorageAccount, parse_grants, parse_storage_account
 
 DATASOURCE_TYPE = "Microsoft.DBforPostgreSQL/flexibleServers"
+PROTECTION_STATES = ("ProtectionConfigured", "ProtectionStopped", "BackupSchedulesSuspended",
+                     "RetentionSchedulesSuspended", "ProtectionError", "ConfiguringProtectionFailed", "SoftDeleting",
+                     "SoftDeleted")
+CROSS_SUBSCRIPTION_STATES = ("Enabled", "Disabled", "PermanentlyDisabled")
 STORE_TYPES = ("VaultStore", "ArchiveStore")
 CORRUPTIONS = ("truncated", "bad-magic", "empty")
 _DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
@@ -88,6 +93,7 @@ class BackupInstance:
     friendly_name: str
     policy_name: str = "pgflex-weekly"
     past_jobs: tuple[PastJob, ...] = ()
+    protection_state: str = "ProtectionConfigured"
 
     @property
     def server_name(self) -> str:
@@ -103,8 +109,15 @@ class Vault:
     resource_group: str
     name: str
     location: str
-    storage_role_assignments: tuple[str, ...]
+    role_grants: tuple[RoleGrant, ...]
     backup_instances: dict[str, BackupInstance]
+    identity: bool = True  # a system-assigned identity (the one that writes restored files)
+    cross_subscription_restore: str = "Enabled"
+
+    @property
+    def storage_role_assignments(self) -> tuple[str, ...]:
+        """The scopes (URLs or ARM ids) where the vault's identity may write blobs."""
+        return tuple(g.scope for g in self.role_grants if g.role in WRITER_ROLES)
 
     @property
     def id(self) -> str:
@@ -133,6 +146,8 @@ class Scenario:
     jobs: tuple[ContainerAppJob, ...] = ()
     servers: tuple[FlexibleServer, ...] = ()
     token_lifetimes: dict[str, int] = field(default_factory=dict)  # resource -> seconds
+    storage_accounts: tuple[StorageAccount, ...] = ()
+    subscription_deny: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lower-case sub -> RBAC actions
 
     @staticmethod
     def load(path: str | Path, now: datetime) -> Scenario:
@@ -153,7 +168,11 @@ class Scenario:
         vaults: list[Vault] = []
         jobs: list[ContainerAppJob] = []
         servers: list[FlexibleServer] = []
+        accounts: list[StorageAccount] = []
+        deny: dict[str, tuple[str, ...]] = {}
         for sub_id, sub in _mapping(data.get("subscriptions", {}), "subscriptions").items():
+            deny[str(sub_id).lower()] = tuple(str(a) for a in _mapping(sub, f"subscriptions.{sub_id}")
+                                              .get("denyActions") or ())
             groups = _mapping(sub, f"subscriptions.{sub_id}").get("resourceGroups", {})
             for rg, group in _mapping(groups, f"subscriptions.{sub_id}.resourceGroups").items():
                 where = f"subscriptions.{sub_id}.resourceGroups.{rg}.vaults"
@@ -166,6 +185,10 @@ class Scenario:
                 for name, raw in _mapping(group.get("flexibleServers", {}), f"{base}.flexibleServers").items():
                     servers.append(parse_server((sub_id, rg, name), _mapping(raw, f"{base}.flexibleServers.{name}"),
                                                 f"{base}.flexibleServers.{name}"))
+                for name, raw in _mapping(group.get("storageAccounts", {}), f"{base}.storageAccounts").items():
+                    accounts.append(parse_storage_account((sub_id, rg, str(name)),
+                                                          _mapping(raw, f"{base}.storageAccounts.{name}"),
+                                                          f"{base}.storageAccounts.{name}"))
         throttle = {
             sub: Throttle(**_camel_kwargs(_mapping(raw, f"throttle.{sub}"), Throttle, f"throttle.{sub}"))
             for sub, raw in _mapping(data.get("throttle", {}), "throttle").items()
@@ -178,7 +201,11 @@ class Scenario:
             raise ScenarioError("pageSize: must be at least 1")
         lifetimes = {str(k).rstrip("/").lower(): int(v)
                      for k, v in _mapping(data.get("tokenLifetimes", {}), "tokenLifetimes").items()}
-        return Scenario(tuple(vaults), throttle, page_size, spelling, tuple(jobs), tuple(servers), lifetimes)
+        names = [a.name for a in accounts]
+        if len(names) != len(set(names)):
+            raise ScenarioError("storageAccounts: a storage account name is unique across all subscriptions")
+        return Scenario(tuple(vaults), throttle, page_size, spelling, tuple(jobs), tuple(servers), lifetimes,
+                        tuple(accounts), deny)
 
     def vault(self, subscription: str, resource_group: str, name: str) -> Vault | None:
         for vault in self.vaults:
@@ -188,8 +215,8 @@ class Scenario:
                 return vault
         return None
 
-    def _resources(self) -> tuple[Vault | ContainerAppJob | FlexibleServer, ...]:
-        return (*self.vaults, *self.jobs, *self.servers)
+    def _resources(self) -> tuple[Vault | ContainerAppJob | FlexibleServer | StorageAccount, ...]:
+        return (*self.vaults, *self.jobs, *self.servers, *self.storage_accounts)
 
     def has_subscription(self, subscription: str) -> bool:
         return any(v.subscription.lower() == subscription.lower() for v in self._resources())
@@ -205,6 +232,11 @@ class Scenario:
         return next((j for j in self.jobs if (j.subscription.lower(), j.resource_group.lower(),
                                               j.name.lower()) == key), None)
 
+    def storage_account(self, subscription: str, resource_group: str, name: str) -> StorageAccount | None:
+        key = (subscription.lower(), resource_group.lower(), name.lower())
+        return next((a for a in self.storage_accounts if (a.subscription.lower(), a.resource_group.lower(),
+                                                          a.name.lower()) == key), None)
+
     def server(self, subscription: str, resource_group: str, name: str) -> FlexibleServer | None:
         key = (subscription.lower(), resource_group.lower(), name.lower())
         return next((s for s in self.servers if (s.subscription.lower(), s.resource_group.lower(),
@@ -214,13 +246,19 @@ class Scenario:
 def _vault(names: tuple[str, str, str], raw: dict[str, Any], now: datetime, where: str) -> Vault:
     sub, rg, name = names
     location = str(raw.get("location", "westeurope"))
-    roles = tuple(str(u).rstrip("/") for u in raw.get("storageRoleAssignments", []))
+    grants = parse_grants(raw.get("storageRoleAssignments"), f"{where}.storageRoleAssignments")
+    identity = raw.get("identity", "SystemAssigned")
+    if identity not in ("SystemAssigned", "None", None):
+        raise ScenarioError(f"{where}.identity: SystemAssigned (default) or None")
+    csr = str(raw.get("crossSubscriptionRestore", "Enabled"))
+    if csr not in CROSS_SUBSCRIPTION_STATES:
+        raise ScenarioError(f"{where}.crossSubscriptionRestore: one of {', '.join(CROSS_SUBSCRIPTION_STATES)}")
     instances = {
         bi_name: _instance(sub, bi_name, _mapping(bi, f"{where}.backupInstances.{bi_name}"), now,
                            f"{where}.backupInstances.{bi_name}")
         for bi_name, bi in _mapping(raw.get("backupInstances", {}), f"{where}.backupInstances").items()
     }
-    return Vault(sub, rg, name, location, roles, instances)
+    return Vault(sub, rg, name, location, grants, instances, identity == "SystemAssigned", csr)
 
 
 def _instance(sub: str, name: str, raw: dict[str, Any], now: datetime, where: str) -> BackupInstance:
@@ -241,8 +279,11 @@ def _instance(sub: str, name: str, raw: dict[str, Any], now: datetime, where: st
     server_name = str(server_id).rstrip("/").rsplit("/", 1)[-1]
     past_jobs = tuple(_past_job(_mapping(item, f"{where}.pastJobs[{i}]"), now, f"{where}.pastJobs[{i}]")
                       for i, item in enumerate(raw.get("pastJobs") or []))
+    state = str(raw.get("protectionState", "ProtectionConfigured"))
+    if state not in PROTECTION_STATES:
+        raise ScenarioError(f"{where}.protectionState: one of {', '.join(PROTECTION_STATES)}")
     return BackupInstance(name, str(server_id), databases, points, timings, failures,
-                          str(raw.get("friendlyName", server_name)), past_jobs=past_jobs)
+                          str(raw.get("friendlyName", server_name)), past_jobs=past_jobs, protection_state=state)
 
 
 def _past_job(raw: dict[str, Any], now: datetime, where: str) -> PastJob:

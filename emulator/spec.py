@@ -202,11 +202,13 @@ def validator(api_version: str) -> BodyValidator:
     return BodyValidator(api_version)
 
 
-# The other providers the load step calls: a minimal description derived from their official swagger (just the
-# operations used; see emulator/api/SOURCE.md), one file serving every api-version it lists.
+# The other providers the load step and the pre-flight call: a minimal description derived from their official
+# swagger (just the operations used; see emulator/api/SOURCE.md), one file serving every api-version it lists.
 PROVIDER_DESCRIPTIONS = {
     "microsoft.app": "Microsoft.App/2025-07-01/jobs.json",
     "microsoft.dbforpostgresql": "Microsoft.DBforPostgreSQL/2025-08-01/flexibleservers.json",
+    "microsoft.storage": "Microsoft.Storage/2025-06-01/storage.json",
+    "microsoft.authorization": "Microsoft.Authorization/2022-04-01/roleassignments.json",
 }
 
 

@@ -154,7 +154,8 @@ class EmulatorState:
         with self.lock:
             now = self.now()
             timings = instance.timings
-            error = check_restore_request(vault, instance, request, self.blobs) or instance.failures.validate
+            error = (check_restore_request(self.scenario, vault, instance, request, self.blobs)
+                     or instance.failures.validate)
             op = Operation(new_operation_id(), "validate", vault, instance, api_version, now,
                            now + timedelta(seconds=timings.validate_seconds), timings.validate_retry_after, error)
             self.operations[op.id] = op
@@ -173,7 +174,8 @@ class EmulatorState:
                     f"(job {running[0].id}). Wait for it to finish and retry.",
                 )
             timings = instance.timings
-            error = check_restore_request(vault, instance, request, self.blobs) or instance.failures.restore
+            error = (check_restore_request(self.scenario, vault, instance, request, self.blobs)
+                     or instance.failures.restore)
             op = Operation(new_operation_id(), "restore", vault, instance, api_version, now,
                            now + timedelta(seconds=timings.restore_seconds), timings.restore_retry_after, error)
             if error is None:

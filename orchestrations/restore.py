@@ -29,12 +29,14 @@ from orchestrations._steps import (
 from orchestrations.job_tracking import TRACK_JOB, tracking_input
 from orchestrations.load import LOAD_ORCHESTRATION, load_input
 from orchestrations.notify import Notifier
+from orchestrations.preflight import run_preflight
 from orchestrations.telemetry import report_restore
 from pgflex_restore.errors import NoRecoveryPointError
 from pgflex_restore.ids import BackupInstanceId
 from pgflex_restore.notify.notices import restore_ended, restore_started
 from pgflex_restore.outcome import ACCEPTED, NOT_ACCEPTED, ORCHESTRATION_FAILED, UNKNOWN, JobFacts, outcome_fields
 from pgflex_restore.parsing import RecoveryPoint
+from pgflex_restore.preflight import PreflightTarget, failure, record
 from pgflex_restore.progress import phase_times
 from pgflex_restore.restore_plan import RestorePlan, job_tracker_id, loader_id
 from pgflex_restore.selection import choose_source_store
@@ -73,6 +75,7 @@ class RestoreRun:
             "recoveryPoint": None,
             "target": {"containerUrl": target.get("containerUrl"), "filePrefix": target.get("filePrefix")},
             "validateOperation": None,
+            "preflight": None,
             "validated": False,
             "restoreOperation": None,
             "jobId": None,
@@ -94,6 +97,11 @@ class RestoreRun:
     def run(self) -> Steps:
         try:
             point = yield from self.select()
+            # Only a plan that asks for it (every request since the field exists): an older instance replays as it ran.
+            if self.plan.request.get("preflight") is True:
+                blocked = yield from self.preflight()
+                if blocked is not None:
+                    return self.finish("preflight_failed", blocked)
             yield from self.validate(point)
             if self.plan.validate_only:
                 return self.finish("validated")
@@ -126,6 +134,20 @@ class RestoreRun:
             return choose_source_store(RecoveryPoint.from_dict(point), self.plan.request.get("dataStore"))
         except NoRecoveryPointError as exc:
             raise StepFailed({"code": exc.code, "message": str(exc), "retryable": False}) from exc
+
+    def preflight(self) -> Steps:
+        """Check the target before validating (orchestrations/preflight.py): the error that ends the restore when a
+        finding blocks it, else None; every finding goes into the record."""
+        self.board.update(phase="preflight")
+        load = self.plan.request.get("load") or {}
+        target = PreflightTarget(self.plan.backup_instance, str(self.result["target"]["containerUrl"]),
+                                 point=self.result["recoveryPoint"], load_server=load.get("server"))
+        findings = yield from run_preflight(self.steps, target)
+        summary = record(findings)
+        self.result["preflight"] = summary
+        self.board.update(phase="validating", preflight={"blocking": summary["blocking"],
+                                                         "warnings": summary["warnings"]})
+        return failure(findings)
 
     def validate(self, point: dict[str, Any]) -> Steps:
         started = yield from self.steps.call(VALIDATE_RESTORE, {"request": self.plan.request, "recoveryPoint": point})
@@ -351,7 +373,7 @@ class RestoreRun:
                            phases=phase_times(self.board.entered, now, RESTORE_PHASES),
                            armCalls=self.steps.arm_calls, retries=self.steps.retries, **outcome)
         phase = {"validated": "succeeded", "loaded": "succeeded", "deadline_exceeded": "failed",
-                 "load_failed": "failed"}.get(status, status)
+                 "load_failed": "failed", "preflight_failed": "failed"}.get(status, status)
         self.board.update(phase=phase, nextCheck=None,
                           lastError=f"{error.get('code')}: {error.get('message')}" if error else None)
         return self.result

@@ -51,6 +51,7 @@ class FlexibleServer:
     version: str | None
     state: str | None
     public_network_access: str | None = None
+    active_directory_auth: str | None = None  # authConfig.activeDirectoryAuth: the loader signs in with Entra
 
     @property
     def ready(self) -> bool:
@@ -58,17 +59,20 @@ class FlexibleServer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "host": self.host, "version": self.version, "state": self.state,
-                "publicNetworkAccess": self.public_network_access}
+                "publicNetworkAccess": self.public_network_access, "activeDirectoryAuth": self.active_directory_auth}
 
 
 def parse_server(body: Mapping[str, Any]) -> FlexibleServer:
     props = _props(body)
     raw = props.get("network")
     network: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    raw_auth = props.get("authConfig")
+    auth: Mapping[str, Any] = raw_auth if isinstance(raw_auth, Mapping) else {}
     return FlexibleServer(
         id=_text(body.get("id")), name=_text(body.get("name")), host=_text(props.get("fullyQualifiedDomainName")),
         version=str(props["version"]) if props.get("version") is not None else None,
         state=_text(props.get("state")), public_network_access=_text(network.get("publicNetworkAccess")),
+        active_directory_auth=_text(auth.get("activeDirectoryAuth")),
     )
 
 

@@ -31,7 +31,7 @@ RehydrationPriority = Literal["Standard", "High"]
 TOP_LEVEL_FIELDS = frozenset(
     {
         "backupInstance", "recoveryPoint", "before", "target", "restoreLocation", "dataStore",
-        "rehydrationPriority", "rehydrationRetentionDuration", "validateOnly", "requestId", "load",
+        "rehydrationPriority", "rehydrationRetentionDuration", "validateOnly", "requestId", "load", "preflight",
     }
 )
 _TARGET_FIELDS = frozenset({"containerUrl", "filePrefix"})
@@ -99,6 +99,9 @@ class RestoreRequest:
     validate_only: bool = False
     request_id: str | None = None
     load: LoadSpec | None = None
+    # Check the target storage account, the vault's role on it and the rest before validating (pgflex_restore/
+    # preflight.py): a blocking finding ends the restore before anything is posted.
+    preflight: bool = True
 
     @classmethod
     def from_dict(
@@ -131,6 +134,9 @@ class RestoreRequest:
             out["requestId"] = self.request_id
         if self.load is not None:
             out["load"] = self.load.to_dict()
+        # Always written: the orchestrator runs the pre-flight only when the plan says so, so an instance started
+        # before the field existed replays as it ran.
+        out["preflight"] = self.preflight
         return out
 
 
@@ -171,6 +177,7 @@ class _Parser:
         retention = self.field(data, "rehydrationRetentionDuration", "rehydrationRetentionDuration", _retention)
         validate_only = self.field(data, "validateOnly", "validateOnly", _bool)
         request_id = self.field(data, "requestId", "requestId", _request_id)
+        preflight = self.field(data, "preflight", "preflight", _bool)
         load = LoadParser(self.load_allowlist, self.fail).parse(data["load"]) if data.get("load") is not None else None
         if self.errors or bi is None or choice is None or url is None:
             raise RequestValidationError(self.errors or [FieldError("request", "invalid request")])
@@ -191,6 +198,7 @@ class _Parser:
             validate_only=bool(validate_only),
             request_id=request_id,
             load=load,
+            preflight=True if preflight is None else preflight,
         )
 
     def backup_instance(self, value: object) -> BackupInstanceId | None:

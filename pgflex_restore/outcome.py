@@ -35,7 +35,7 @@ UNKNOWN_ERROR = "UnknownError"
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 
 # Result statuses that carry an error (progress.RESULT_STATUSES minus the successes).
-FAILURE_STATUSES = frozenset({"failed", "deadline_exceeded", "load_failed"})
+FAILURE_STATUSES = frozenset({"failed", "deadline_exceeded", "load_failed", "preflight_failed"})
 _CODE_FOR_TYPE = {"TransportError": "NoResponse"}
 _PORTAL_DATASOURCE = "Azure Database for PostgreSQL flexible servers"
 

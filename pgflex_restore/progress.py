@@ -17,8 +17,10 @@ from .timeutil import format_datetime
 FINISHED_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
 # A result record's ``status``: the restore's outcome (not the durable runtime status above). ``loaded`` and
-# ``load_failed`` end a restore with a load section whose files were restored.
-RESULT_STATUSES = frozenset({"succeeded", "validated", "failed", "deadline_exceeded", "loaded", "load_failed"})
+# ``load_failed`` end a restore with a load section whose files were restored; ``preflight_failed`` one the
+# pre-flight stopped before anything was posted.
+RESULT_STATUSES = frozenset({"succeeded", "validated", "failed", "deadline_exceeded", "loaded", "load_failed",
+                             "preflight_failed"})
 SUCCESS_STATUSES = frozenset({"succeeded", "validated", "loaded"})
 
 

@@ -60,8 +60,38 @@ def backup_instance(name: str = "pg1", **overrides: Any) -> dict[str, Any]:
     return spec
 
 
-def scenario(instances: dict[str, dict[str, Any]], containers: list[str], **top: Any) -> dict[str, Any]:
-    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT, **top)
+def scenario(instances: dict[str, dict[str, Any]], containers: list[str], *, targets: list[str] | None = None,
+             **top: Any) -> dict[str, Any]:
+    """One vault granted `containers`; the storage accounts of `targets` (default `containers`) declared healthy
+    in the group ``rg-storage``, so the pre-flight finds nothing to say unless a test changes them."""
+    return local_stack.vault_tree(instances, containers, subscription=SUB, resource_group=RG, vault=VAULT,
+                                  targets=targets, **top)
+
+
+@dataclass
+class Target:
+    """Changes to a stack's healthy restore target (the pre-flight's subjects): the declared storage account's
+    settings (``account``, merged), the vault's (``vault``), the subscription's (``subscription``: e.g.
+    ``denyActions``), the account moved to another subscription (``subscription_id``), or not declared at all."""
+
+    account: dict[str, Any] | None = None
+    vault: dict[str, Any] | None = None
+    subscription: dict[str, Any] | None = None
+    subscription_id: str | None = None
+    declared: bool = True
+
+    def apply(self, spec: dict[str, Any]) -> None:
+        groups = spec["subscriptions"][SUB]["resourceGroups"]
+        groups[RG]["vaults"][VAULT].update(self.vault or {})
+        spec["subscriptions"][SUB].update(self.subscription or {})
+        storage = groups.get(local_stack.STORAGE_GROUP)
+        if storage is None:
+            return
+        for account in storage["storageAccounts"].values():
+            account.update(self.account or {})
+        if self.subscription_id:
+            spec["subscriptions"][self.subscription_id] = {"resourceGroups": {local_stack.STORAGE_GROUP: storage}}
+            del groups[local_stack.STORAGE_GROUP]
 
 
 @dataclass
@@ -171,17 +201,21 @@ def running_stack(azurite: Azurite, instances: dict[str, dict[str, Any]] | None 
                   api_version: str = "2026-06-01", extra_env: dict[str, str] | None = None,
                   scenario_top: dict[str, Any] | None = None, grant_role: bool = True,
                   host_options: dict[str, Any] | None = None,
-                  resource_groups: dict[str, dict[str, Any]] | None = None) -> Iterator[Stack]:
-    """``resource_groups``: more resource groups of the subscription (e.g. a loader job and a flexible server)."""
+                  resource_groups: dict[str, dict[str, Any]] | None = None,
+                  target: Target | None = None) -> Iterator[Stack]:
+    """``resource_groups``: more resource groups of the subscription (e.g. a loader job and a flexible server);
+    ``target``: how the target container's storage account, the vault and the subscription differ from healthy."""
     n = next(_unique)
     container = f"restores{n}"
     container_url = f"{azurite.endpoints.blob_account_url}/{container}"
     BlobServiceClient.from_connection_string(azurite.connection_string).create_container(container)
     queue = f"restore-requests-{n}"
     clock = VirtualClock(START)
+    target = target or Target()
     spec = scenario(instances or {"pg1": backup_instance()}, [container_url] if grant_role else [],
-                    **(scenario_top or {}))
+                    targets=[container_url] if target.declared else [], **(scenario_top or {}))
     spec["subscriptions"][SUB]["resourceGroups"].update(resource_groups or {})
+    target.apply(spec)
     env = {
         "TASKHUB_NAME": f"hub{n}",
         "DATAPROTECTION_API_VERSION": api_version,

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from devhost.azurite import Azurite
 from tests.e2e.stack import Stack, instance_id, running_stack
 
-QUERY_NAMES = ("backupInstance", "before", "limit", "format", "code", "x")
+QUERY_NAMES = ("backupInstance", "before", "limit", "format", "code", "x", "containerUrl", "recoveryPoint",
+               "loadServer")
 _text = st.text(max_size=40) | st.sampled_from(["latest", "drill-20261101T020000Z", "restore-x", "%", "a\nb",
                                                "²", "-1", "csv", "dashboard", "\u2028", "x" * 500])
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text
@@ -73,7 +74,7 @@ def _routes(stack: Stack) -> list[tuple[str, str]]:
 def test_every_route_registered_is_fuzzed(stack: Stack) -> None:
     templates = {template for _, template in _routes(stack)}
     assert {"restores", "restores/{restoreId}", "restores/{restoreId}/cancel", "recovery-points", "drills",
-            "drills/dashboard", "drills/{run}", "drills/{run}/evidence", "openapi.json"} <= templates
+            "drills/dashboard", "drills/{run}", "drills/{run}/evidence", "openapi.json", "preflight"} <= templates
 
 
 @settings(max_examples=300, derandomize=True, deadline=None, database=None,
@@ -88,8 +89,10 @@ def test_no_input_reaches_a_500_and_every_4xx_names_a_field(stack: Stack, data: 
         value = data.draw(_text.filter(lambda v: v not in ("", ".", "..")))
         path = path[:start] + quote(value, safe="") + path[end + 1:]
     query = data.draw(st.dictionaries(st.sampled_from(QUERY_NAMES), _text, max_size=3))
-    if template == "recovery-points" and data.draw(st.booleans()):
+    if template in ("recovery-points", "preflight") and data.draw(st.booleans()):
         query["backupInstance"] = instance_id(data.draw(st.sampled_from(["pg1", "nope"])))
+    if template == "preflight" and data.draw(st.booleans()):
+        query["containerUrl"] = data.draw(st.sampled_from([stack.container_url, stack.container_url + "x"]))
     query.pop("code", None)  # the function key goes in the header
     body = data.draw(bodies(stack)) if method == "POST" else None
     reply = requests.request(method, f"{stack.api}/{path}", params=query, data=body, timeout=60,

@@ -27,9 +27,15 @@ def test_latest_point_restores_and_files_land(azurite: Azurite, api_version: str
         files = stack.blobs()
         assert any(name.startswith("restored") and "appdb" in name for name in files), files
         assert all(size > 0 for size in files.values())
-        # Every request carried the configured api-version; the body was accepted by the spec-checking emulator.
+        # Every DataProtection request carried the configured api-version; the body was accepted by the
+        # spec-checking emulator. The pre-flight's reads of the storage account and its role assignments carry
+        # their own providers' api-versions; it found nothing to say.
         arm = stack.arm_requests()
-        assert all(r["query"].get("api-version") == api_version for r in arm)
+        assert all(r["query"].get("api-version") == api_version for r in arm
+                   if "/Microsoft.DataProtection/" in r["path"])
+        assert {r["query"]["api-version"] for r in arm if "/Microsoft.DataProtection/" not in r["path"]} == {
+            "2025-06-01", "2022-04-01"}
+        assert result["preflight"] == {"findings": [], "blocking": 0, "warnings": 0}
         assert len(stack.arm_requests("POST", "/restore")) == 1  # also when the host re-ran trigger_restore
         if stack.reruns():
             return  # a lost outcome repeats that activity's requests: the exact counts below hold for one delivery
@@ -69,9 +75,10 @@ def test_archive_only_point_is_restored_with_rehydration(azurite: Azurite) -> No
 
 
 def test_missing_role_fails_validation_with_advice(azurite: Azurite) -> None:
-    """The vault identity lacks Storage Blob Data Contributor: the restore fails at validation and says so."""
+    """The vault identity lacks Storage Blob Data Contributor: without the pre-flight (which would stop it first,
+    test_preflight.py) the restore fails at validation and says so."""
     with running_stack(azurite, grant_role=False) as stack:
-        result = stack.run(stack.request_body())
+        result = stack.run(stack.request_body(preflight=False))
         assert result["status"] == "failed"
         assert result["validated"] is False
         assert "Storage Blob Data Contributor" in (result["error"]["message"] + result["error"]["advice"])

@@ -52,7 +52,8 @@ def test_a_scenario_posted_to_the_control_api_serves_its_job() -> None:
         assert unreachable.status_code == 400 and "cannot be reached as superuser" in unreachable.json()["error"]
 
 
-@pytest.mark.parametrize("provider", ["microsoft.app", "microsoft.dbforpostgresql"])
+@pytest.mark.parametrize("provider", ["microsoft.app", "microsoft.dbforpostgresql", "microsoft.storage",
+                                      "microsoft.authorization"])
 def test_every_operation_of_the_description_is_served(provider: str) -> None:
     """The routes follow the derived description: each of its paths and methods has a handler, for every
     api-version it lists, and another api-version finds none."""
@@ -63,7 +64,8 @@ def test_every_operation_of_the_description_is_served(provider: str) -> None:
     routes = ArmRoutes()
     description = provider_description(provider)
     samples = {"subscriptionId": SUB, "resourceGroupName": RG, "jobName": JOB, "jobExecutionName": f"{JOB}-abc1234",
-               "serverName": SERVER, "configurationName": "azure.extensions"}
+               "serverName": SERVER, "configurationName": "azure.extensions", "accountName": "acct",
+               "containerName": "restores", "scope": f"subscriptions/{SUB}"}
     served = 0
     for template, operations in description["paths"].items():
         path = template.format(**samples)
@@ -74,4 +76,5 @@ def test_every_operation_of_the_description_is_served(provider: str) -> None:
                 served += 1
             with pytest.raises(ArmError):
                 routes.match(method.upper(), path, "2020-01-01")
-    assert served >= 8
+    # Each description's operations, times its api-versions: none may be empty or lose an operation unseen.
+    assert served >= {"microsoft.storage": 3, "microsoft.authorization": 1}.get(provider, 8)

@@ -220,8 +220,10 @@ def restore_plan_with_load() -> dict[str, Any]:
     settings = Settings.from_env({"RESTORE_TARGET_ALLOWLIST": target, "LOAD_TARGET_ALLOWLIST": SERVER,
                                   "LOAD_JOB": JOB, "MAX_TRANSIENT_RETRIES": "2"})
     bi = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.DataProtection/backupVaults/v1/backupInstances/pg1"
+    # (The pre-flight's reads are pinned down in test_preflight_orchestration.py.)
     request = RestoreRequest.from_dict({"backupInstance": bi, "target": {"containerUrl": target, "filePrefix": "p"},
-                                        "load": {"server": SERVER}}, allowlist=settings.restore_target_allowlist,
+                                        "load": {"server": SERVER}, "preflight": False},
+                                       allowlist=settings.restore_target_allowlist,
                                        load_allowlist=settings.load_target_allowlist)
     return RestorePlan.create("r1", request, settings).to_dict()
 

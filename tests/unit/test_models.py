@@ -202,3 +202,14 @@ def test_round_trip_property(point: str, store: str | None, validate: bool, requ
         data["requestId"] = request_id
     req = RestoreRequest.from_dict(data, allowlist=ALLOW)
     assert RestoreRequest.from_dict(req.to_dict(), allowlist=ALLOW) == req
+
+
+def test_preflight_is_on_unless_the_request_turns_it_off() -> None:
+    """``preflight`` defaults to true, is always written on the wire (the orchestrator runs it only when the plan
+    says so), and must be a boolean."""
+    assert RestoreRequest.from_dict(body(), allowlist=ALLOW).preflight is True
+    off = RestoreRequest.from_dict(body(preflight=False), allowlist=ALLOW)
+    assert off.preflight is False and off.to_dict()["preflight"] is False
+    assert RestoreRequest.from_dict(off.to_dict(), allowlist=ALLOW) == off
+    assert RestoreRequest.from_dict(body(), allowlist=ALLOW).to_dict()["preflight"] is True
+    assert errors_of(body(preflight="no")) == {"preflight": "invalid"}

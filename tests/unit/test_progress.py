@@ -30,3 +30,14 @@ def test_a_loading_restore_shows_its_loaders_step_and_next_check() -> None:
     assert merged == {"phase": "loading", "jobId": "j", "jobStatus": "Completed", "loadStep": "running",
                       "execution": "loader-1", "nextCheck": "new", "retries": 6}
     assert {"loaded", "load_failed"} <= RESULT_STATUSES and "loaded" in SUCCESS_STATUSES
+
+
+def test_preflight_failed_is_a_result_status_and_a_failure() -> None:
+    """A restore the pre-flight stopped ends with a record like any failure: an error, nothing started."""
+    from pgflex_restore.outcome import FAILURE_STATUSES, JobFacts, outcome_fields
+    from pgflex_restore.progress import RESULT_STATUSES, SUCCESS_STATUSES
+
+    assert "preflight_failed" in RESULT_STATUSES - SUCCESS_STATUSES and "preflight_failed" in FAILURE_STATUSES
+    fields = outcome_fields("preflight_failed", {"code": "PreflightFailed", "message": "m"}, JobFacts("bi"))
+    assert fields["error"]["code"] == "PreflightFailed" and fields["jobMayBeRunning"] is False
+    assert fields["restorePost"] == "notAccepted" and fields["findJob"] is None

@@ -32,9 +32,10 @@ RESULT_URL = "https://management.azure.com/op/result"
 
 
 def plan(**settings: str) -> dict[str, Any]:
+    """A plan without the pre-flight: its reads are pinned down in test_preflight_orchestration.py."""
     parsed = Settings.from_env({"RESTORE_TARGET_ALLOWLIST": TARGET, "MAX_TRANSIENT_RETRIES": "2", **settings})
-    request = RestoreRequest.from_dict({"backupInstance": BI, "target": {"containerUrl": TARGET, "filePrefix": "p"}},
-                                       allowlist=parsed.restore_target_allowlist)
+    request = RestoreRequest.from_dict({"backupInstance": BI, "target": {"containerUrl": TARGET, "filePrefix": "p"},
+                                        "preflight": False}, allowlist=parsed.restore_target_allowlist)
     return RestorePlan.create("r1", request, parsed).to_dict()
 
 
