@@ -20,6 +20,7 @@ from .openapi_schemas import (
     Schema,
     answer_schemas,
     error_schemas,
+    nullable,
     obj,
     ref,
     request_schemas,
@@ -109,7 +110,7 @@ def parameters() -> dict[str, Any]:
 
 def paths() -> dict[str, Any]:
     return {f"{ROUTE_PREFIX}{path}": item for path, item in {**_restore_paths(), **_drill_paths(),
-                                                                **_contract_paths()}.items()}
+                                                                **_preflight_path(), **_contract_paths()}.items()}
 
 
 def _restore_paths() -> dict[str, Any]:
@@ -216,6 +217,34 @@ def _drill_paths() -> dict[str, Any]:
                 "404": _json("no such run, or one still running (code DrillRunNotFound)", ref("Error")),
                 "500": _shared("ConfigurationError")}}},
     }
+
+
+def _preflight_path() -> dict[str, Any]:
+    def query(name: str, description: str, required: bool = False) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": required, "description": description,
+                "schema": string(minLength=1)}
+
+    return {"/preflight": {"get": {
+        "tags": ["restores"], "operationId": "preflight", "summary": "A restore's pre-flight, nothing restored",
+        "description": "The checks a restore runs before validating (docs/preflight.md); 200 whatever they find: "
+                       "ok is false when a finding blocks.",
+        "parameters": [query("backupInstance", "the backup instance's ARM id", True),
+                       query("containerUrl", "the target container (RESTORE_TARGET_ALLOWLIST)", True),
+                       query("recoveryPoint", "latest (default) or a recovery point id"),
+                       query("loadServer", "a flexible server's ARM id to load into (LOAD_TARGET_ALLOWLIST)")],
+        "responses": {
+            "200": _json("the findings", obj({
+                "backupInstance": string(), "containerUrl": string(), "recoveryPoint": string(),
+                "loadServer": nullable(string()), "ok": {"type": "boolean"},
+                "findings": {"type": "array", "items": ref("Finding")}, "blocking": {"type": "integer", "minimum": 0},
+                "warnings": {"type": "integer", "minimum": 0}, "armCalls": {"type": "integer", "minimum": 0},
+            }, ("backupInstance", "containerUrl", "recoveryPoint", "loadServer", "ok", "findings", "blocking",
+                "warnings", "armCalls"))),
+            "400": _shared("InvalidParameter"), "401": _shared("Unauthorized"),
+            "403": _json("the container or the server is not on its allowlist (code TargetNotAllowed)",
+                         ref("ValidationError")),
+            "500": _shared("ConfigurationError"),
+        }}}}
 
 
 def _contract_paths() -> dict[str, Any]:

@@ -21,7 +21,7 @@ Schema = dict[str, Any]
 # The Durable Functions runtime statuses an instance can report (OrchestrationRuntimeStatus).
 RUNTIME_STATUSES = ("Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated",
                     "Suspended")
-PHASES = ("selecting", "validating", "restoring", "tracking", "loading", "succeeded", "failed")
+PHASES = ("selecting", "preflight", "validating", "restoring", "tracking", "loading", "succeeded", "failed")
 JOB_OUTCOMES = ("running", "succeeded", "succeeded_with_warnings", "failed", "cancelled")
 EXAMPLE_INSTANCE = ("/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-backup/providers/"
                     "Microsoft.DataProtection/backupVaults/vault1/backupInstances/pg1")
@@ -95,6 +95,9 @@ def request_schemas() -> dict[str, Schema]:
                                          "(the restore id is restore-<requestId>, ':' written '~')",
                                          pattern="^[A-Za-z0-9_.:-]{1,100}$", examples=["incident-42"])),
             "load": nullable(ref("LoadSpec")),
+            "preflight": nullable({"type": "boolean", "default": True,
+                                   "description": "check the target's known failure causes before validating "
+                                                  "(docs/preflight.md); false: skip"}),
         }, ("backupInstance", "target"), description="a restore request; unknown fields are refused, every "
            "invalid field is reported at once; at most 64 KiB, no control characters in keys or strings"),
         "BackupInstanceParts": obj({k: string(minLength=1) for k in (
@@ -251,6 +254,7 @@ def record_schemas() -> dict[str, Schema]:
                        "additionalProperties": ref("PhaseTimes")},
             "notifications": {"type": "array", "items": ref("NotificationOutcome"),
                               "description": "with NOTIFY_TARGETS set: what became of each notification"},
+            "preflight": nullable(ref("PreflightSummary")),
             "load": nullable({"type": "object", "description": "with a load section: the loader's record and "
                                                                "report (docs/loading.md)",
                               "properties": {"status": string(), "failedStep": nullable_text,
@@ -261,6 +265,13 @@ def record_schemas() -> dict[str, Schema]:
             description="links everything about one finished restore; a failure record always has an error")
         | {"if": {"properties": {"status": {"enum": sorted(FAILURE_STATUSES)}}},
            "then": {"properties": {"error": ref("RecordError")}}},
+        "PreflightSummary": obj({"findings": {"type": "array", "items": ref("Finding")},
+                                 "blocking": COUNT, "warnings": COUNT},
+                                ("findings", "blocking", "warnings"), description="the pre-flight's findings"),
+        "Finding": obj({"code": string(minLength=1), "severity": string(enum=["blocking", "warning"]),
+                        "resource": string(), "problem": string(), "fix": nullable(string())},
+                       ("code", "severity", "resource", "problem", "fix"),
+                       description="one pre-flight finding, with the command that fixes it"),
         "PhaseTimes": obj({"startedAt": DATE_TIME, "finishedAt": DATE_TIME, "durationSeconds": {"type": "number"}},
                           ("startedAt", "finishedAt", "durationSeconds")),
         "NotificationOutcome": obj({
