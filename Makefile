@@ -56,8 +56,8 @@ typecheck: $(DEPS)
 # coverage of the core and the loader (96% without the e2e suites). Each e2e test takes seconds of real PostgreSQL
 # and loader processes: a third, plain run, or coverage tracing over them, would push CI towards its 20 minutes.
 pytest: setup
-	DEVHOST_CONCURRENT_ACTIVITIES=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
-	DEVHOST_REDELIVERY=after:0.3:7 $(BIN)/python -m pytest -q -p no:cacheprovider tests/e2e
+	DEVHOST_CONCURRENT_ACTIVITIES=1 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=12 tests/e2e
+	DEVHOST_REDELIVERY=after:0.3:7 $(BIN)/python -m pytest -q -p no:cacheprovider --durations=12 tests/e2e
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=90 --ignore=tests/e2e
 
 coverage: setup
