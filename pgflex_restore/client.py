@@ -91,6 +91,18 @@ def _never_sent(exc: BaseException) -> bool:
     return False
 
 
+class _Bearer(requests.auth.AuthBase):
+    """The token as the request's auth, not a plain header: with no auth set, requests puts a ``.netrc`` login
+    for the host in its place (``trust_env``), and the ARM call would go out with someone's Basic credentials."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
 class DataProtectionClient:
     """Calls Microsoft.DataProtection for one ARM endpoint and api-version; every method raises typed errors.
 
@@ -196,12 +208,9 @@ class DataProtectionClient:
                 raise PacedError(call_kind(method), subscription_of(url) or "(none)", wait)
 
     def _send_once(self, method: str, url: str, body: Mapping[str, Any] | None, token: str) -> requests.Response:
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "x-ms-client-request-id": str(uuid.uuid4()),
-            "Accept": "application/json",
-        }
-        prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, json=body))
+        headers = {"x-ms-client-request-id": str(uuid.uuid4()), "Accept": "application/json"}
+        prepared = self._session.prepare_request(requests.Request(method, url, headers=headers, json=body,
+                                                                  auth=_Bearer(token)))
         prepared.url = url  # exactly as received or built: no re-quoting by requests
         env = self._session.merge_environment_settings(url, {}, None, None, None)
         try:

@@ -287,3 +287,27 @@ def test_ipv6_loopback_is_compared_exactly() -> None:
     for url in ("http://127.0.0.1:8443/x", "http://localhost:8443/x", "http://[::2]:8443/x"):
         with pytest.raises(OffArmUrl):
             check_arm_url(url, arm)
+
+
+def test_a_netrc_login_for_the_arm_host_never_replaces_the_bearer_token(
+        httpserver: Any, make_client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests puts a .netrc login in place of a request without auth (trust_env): the token is the request's
+    auth, so the call carries it and no Basic credentials of whoever wrote that .netrc."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(httpserver.url_for("/")).hostname
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {host} login someone password secret\ndefault login anyone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    seen: list[str] = []
+
+    def answer(request: Any) -> Any:
+        from werkzeug import Response
+
+        seen.append(request.headers.get("Authorization", ""))
+        return Response('{"value": []}', content_type="application/json")
+
+    httpserver.expect_request(f"{VAULT.path}/backupInstances").respond_with_handler(answer)
+    assert make_client(VERSION).list_backup_instances(VAULT) == []
+    assert seen and all(value.startswith("Bearer ") for value in seen), seen
