@@ -15,6 +15,8 @@ from emulator import EmulatorServer
 from pgflex_restore.settings import reset_settings_cache
 from tests.e2e.stack import backup_instance, instance_id, scenario
 
+pytestmark = pytest.mark.one_mode
+
 TARGET = "https://restoretarget.blob.core.windows.net/restores"
 FAST = {"validateSeconds": 1, "validateRetryAfter": 1, "restoreSeconds": 1, "restoreRetryAfter": 1,
         "jobSeconds": 3}

@@ -10,6 +10,7 @@ import re
 from html import unescape
 from typing import Any
 
+import pytest
 import requests
 from azure.data.tables import TableServiceClient
 
@@ -17,6 +18,8 @@ from devhost.azurite import Azurite
 from pgflex_restore.table_rest import TableEndpoint, TableRest
 from tests.e2e.drill_stack import DrillStack, drill_stack
 from tests.e2e.stack import backup_instance
+
+pytestmark = pytest.mark.one_mode
 
 QUICK = {"validateSeconds": 2, "validateRetryAfter": 5, "restoreSeconds": 2, "restoreRetryAfter": 5,
          "jobSeconds": 90}

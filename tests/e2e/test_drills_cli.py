@@ -17,6 +17,8 @@ from emulator import EmulatorServer
 from pgflex_restore.settings import reset_settings_cache
 from tests.e2e.stack import backup_instance, points, scenario, server_id, vault_id
 
+pytestmark = pytest.mark.one_mode
+
 FAST = {"validateSeconds": 0.3, "validateRetryAfter": 1, "restoreSeconds": 0.3, "restoreRetryAfter": 1,
         "jobSeconds": 1}
 

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from devhost.azurite import Azurite
 from tests.e2e.stack import Stack, instance_id, running_stack
 
+pytestmark = pytest.mark.one_mode
+
 QUERY_NAMES = ("backupInstance", "before", "limit", "format", "code", "x", "containerUrl", "recoveryPoint",
                "loadServer")
 _text = st.text(max_size=40) | st.sampled_from(["latest", "drill-20261101T020000Z", "restore-x", "%", "a\nb",

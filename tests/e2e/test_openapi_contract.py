@@ -30,6 +30,8 @@ from pgflex_restore.openapi import EXAMPLE_CONTAINER, openapi_document
 from tests.e2e.drill_stack import drill_stack
 from tests.e2e.stack import Stack, backup_instance, instance_id, running_stack
 
+pytestmark = pytest.mark.one_mode
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Per operation: its examples, the coverage phase's boundary cases (about 450 requests in all), then MAX_EXAMPLES
 # generated requests, valid and invalid ones.

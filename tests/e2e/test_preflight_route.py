@@ -7,11 +7,14 @@ import io
 import json
 from typing import Any
 
+import pytest
 import requests
 
 from cli.restore import main
 from devhost.azurite import Azurite
 from tests.e2e.stack import Stack, Target, instance_id, running_stack, server_id
+
+pytestmark = pytest.mark.one_mode
 
 
 def preflight(stack: Stack, **params: str) -> requests.Response:

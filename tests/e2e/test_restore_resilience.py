@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from devhost.azurite import Azurite
@@ -95,6 +96,7 @@ def test_cancel_stops_the_orchestration_and_says_the_azure_job_continues(azurite
         assert missing.status_code == 404
 
 
+@pytest.mark.one_mode  # a minute of replays; how activities are delivered does not change the bound
 def test_day_long_job_keeps_every_history_under_300_events(azurite: Azurite) -> None:
     """A 24-hour job polled every 30 s: tracking continues-as-new, so no execution exceeds 300 events."""
     day = backup_instance(timings={"validateSeconds": 25, "validateRetryAfter": 10, "restoreSeconds": 70,

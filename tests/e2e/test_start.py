@@ -18,6 +18,8 @@ import requests
 
 from cli.local_stack import daily_points, server_id, vault_tree
 
+pytestmark = pytest.mark.one_mode
+
 REPO = Path(__file__).resolve().parents[2]
 SUB = "22222222-3333-4444-5555-666666666666"
 
