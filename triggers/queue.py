@@ -25,7 +25,7 @@ from pgflex_restore.alerts import (
     match_backup_instance,
     parse_alert,
 )
-from pgflex_restore.errors import ConfigurationError, DataProtectionError, RequestValidationError
+from pgflex_restore.errors import ConfigurationError, DataProtectionError, FieldError, RequestValidationError
 from pgflex_restore.inputs import read_document
 from pgflex_restore.settings import Settings, get_settings
 from triggers._start import existing_status, plan_restore, runtime_name, start_once
@@ -96,14 +96,16 @@ async def restore_request_queue(msg: func.QueueMessage, client: df.DurableOrches
         except RequestValidationError as exc:
             raise Rejected(str(exc), exc.to_dict()["error"]["details"]) from exc
         if not isinstance(data, dict):
-            raise Rejected("the message must be a JSON object: a restore request or an Azure Monitor alert")
+            raise Rejected("the message must be a JSON object: a restore request or an Azure Monitor alert",
+                           [FieldError("message", "must be a JSON object", "type").to_dict()])
         origin: dict[str, Any] = {"via": "queue", "messageId": msg.id}
         instance_id: str | None = None
         if is_alert(data):
             try:
                 alert = parse_alert(data)
             except AlertError as exc:
-                raise Rejected(f"invalid alert: {exc}") from exc
+                raise Rejected(f"invalid alert: {exc}",
+                               [FieldError("data.essentials", str(exc)).to_dict()]) from exc
             if alert.is_resolved:
                 log.info("alert %s is Resolved: nothing to restore", alert.alert_id)
                 return

@@ -147,3 +147,14 @@ def test_restore_routes_see_only_restores(azurite: Azurite) -> None:
         restore_as_drill = requests.get(f"{stack.api}/drills/restore-mine", headers=stack.key, timeout=30)
         assert restore_as_drill.status_code == 404 and fields(restore_as_drill) == {"run"}
 
+
+
+def test_every_rejected_message_names_a_field(azurite: Azurite) -> None:
+    with running_stack(azurite) as stack:
+        broken_alert = alert()
+        del broken_alert["data"]["essentials"]["firedDateTime"]
+        for message in ("[1, 2]", json.dumps(broken_alert), '{"a": 1, "a": 2}'):
+            stack.send_queue_message(message)
+        stack.wait_until(lambda: len(stack.queue_messages(f"{stack.queue}-rejected")) == 3, timeout=30)
+        fields_named = sorted(e["field"] for r in stack.queue_messages(f"{stack.queue}-rejected") for e in r["errors"])
+        assert fields_named == ["data.essentials", "message", "message"]
