@@ -251,6 +251,21 @@ def take_stale_claim(instance_id: str) -> bool:
     return True
 
 
+def release_claim(instance_id: str) -> None:
+    """Give up this caller's claim when its start failed before the instance existed: the claim is marked stale
+    at once, so the retry that follows (the caller's, or the queue's) takes it over instead of answering with a
+    restore that will never run."""
+    try:
+        table = _hot_table(STARTS_TABLE)
+        found = table.get(_hub(), instance_id)
+        if found is not None:
+            table.replace({"PartitionKey": _hub(), "RowKey": instance_id,
+                           "claimedAt": format_datetime(datetime(2000, 1, 1, tzinfo=UTC))}, found[1])
+    except Exception as exc:  # the claim then goes stale by itself after STALE_CLAIM
+        log.warning("start claim of %s not released (%s); a retry can take it over after %s", instance_id, exc,
+                    STALE_CLAIM)
+
+
 def _hub() -> str:
     return os.environ.get("TASKHUB_NAME") or "app"
 

@@ -87,3 +87,49 @@ def test_one_start_claim_wins_and_a_stale_one_is_taken_over_once(azurite: Azurit
 
 def test_without_a_storage_account_a_start_claim_is_unknown() -> None:
     assert clients.claim_start("restore-x") is None
+
+
+def test_a_released_claim_is_taken_over_by_the_next_start_at_once(azurite: Azurite,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A start that failed before its instance existed releases its claim: the retry starts the restore instead
+    of answering with one that will never run."""
+    os.environ[CONNECTION] = azurite.connection_string
+    monkeypatch.setenv("TASKHUB_NAME", f"hub{uuid.uuid4().hex[:8]}")
+    assert clients.claim_start("restore-retry") is True
+    assert clients.claim_start("restore-retry") is False and clients.take_stale_claim("restore-retry") is False
+    clients.release_claim("restore-retry")
+    assert clients.take_stale_claim("restore-retry") is True
+    assert clients.take_stale_claim("restore-retry") is False  # taken over once, and fresh again
+
+
+def test_a_start_that_fails_before_its_instance_exists_lets_the_retry_start_it(
+        azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The durable client (the Functions host's, which cannot run here) fails the first start_new: the caller's
+    retry starts the instance instead of answering 'exists, Pending' for a restore that never runs."""
+    import asyncio
+
+    from triggers._start import start_instance_once
+
+    os.environ[CONNECTION] = azurite.connection_string
+    monkeypatch.setenv("TASKHUB_NAME", f"hub{uuid.uuid4().hex[:8]}")
+
+    class HostClient:
+        def __init__(self) -> None:
+            self.started: list[str] = []
+            self.failures = 1
+
+        async def get_status(self, instance_id: str) -> None:
+            return None
+
+        async def start_new(self, name: str, instance_id: str, payload: dict[str, object]) -> str:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("the task hub's storage did not answer")
+            self.started.append(instance_id)
+            return instance_id
+
+    host = HostClient()
+    with pytest.raises(ConnectionError):
+        asyncio.run(start_instance_once(host, "restore_orchestrator", "restore-flaky", {}))  # type: ignore[arg-type]
+    retried = asyncio.run(start_instance_once(host, "restore_orchestrator", "restore-flaky", {}))  # type: ignore[arg-type]
+    assert retried.created and host.started == ["restore-flaky"]

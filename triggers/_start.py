@@ -15,7 +15,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from clients import claim_start, take_stale_claim
+from clients import claim_start, release_claim, take_stale_claim
 from orchestrations.restore import RESTORE_ORCHESTRATION
 from pgflex_restore.models import RestoreRequest
 from pgflex_restore.restore_plan import RestorePlan
@@ -99,6 +99,8 @@ async def start_instance_once(
     except Exception:
         found = await existing_status(client, instance_id)
         if found is None:
+            if claimed is not None:
+                await asyncio.to_thread(release_claim, instance_id)
             raise
         log.info("%s was started concurrently; answering with the existing instance", instance_id)
         return Started(instance_id, False, runtime_name(found))
