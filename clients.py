@@ -320,7 +320,7 @@ def take_arm_token(method: str, url: str, now: datetime, budget: tuple[Bucket, B
     bucket = budget[0] if kind == READS else budget[1]
     # One budget per app: its task hub names it (apps sharing an identity could share one; tests on virtual
     # clocks must not).
-    partition = f"{os.environ.get('TASKHUB_NAME') or 'app'}-{subscription}"
+    partition = f"{_hub()}-{subscription}"
     try:
         table = _hot_table(BUDGET_TABLE)
         for _ in range(_BUDGET_TRIES):

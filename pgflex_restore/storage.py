@@ -62,30 +62,31 @@ def queue_client(queue_name: str, env: Mapping[str, str] | None = None) -> Queue
     """A QueueClient for one queue of the Functions storage account (messages as plain text)."""
     from azure.storage.queue import QueueClient
 
-    env = os.environ if env is None else env
-    connection = env.get(CONNECTION)
-    if connection:
-        return QueueClient.from_connection_string(connection, queue_name)
-    return QueueClient(_service_url(env, "queue"), queue_name, credential=storage_credential(env))
+    client: QueueClient = _connected(QueueClient, "queue", env, queue_name)
+    return client
 
 
 def table_service_client(env: Mapping[str, str] | None = None) -> TableServiceClient:
     """A TableServiceClient for the Functions storage account, connected like ``queue_client``."""
     from azure.data.tables import TableServiceClient
 
-    env = os.environ if env is None else env
-    connection = env.get(CONNECTION)
-    if connection:
-        return TableServiceClient.from_connection_string(connection)
-    return TableServiceClient(_service_url(env, "table"), credential=storage_credential(env))
+    client: TableServiceClient = _connected(TableServiceClient, "table", env)
+    return client
 
 
 def blob_service_client(env: Mapping[str, str] | None = None) -> BlobServiceClient:
     """A BlobServiceClient for the Functions storage account, connected like ``queue_client``."""
     from azure.storage.blob import BlobServiceClient
 
+    client: BlobServiceClient = _connected(BlobServiceClient, "blob", env)
+    return client
+
+
+def _connected(client_class: Any, service: str, env: Mapping[str, str] | None, *args: str) -> Any:
+    """``client_class`` for one service of the account: from the connection string when there is one (Azurite,
+    keys), else at the service URL with the configured identity."""
     env = os.environ if env is None else env
     connection = env.get(CONNECTION)
     if connection:
-        return BlobServiceClient.from_connection_string(connection)
-    return BlobServiceClient(_service_url(env, "blob"), credential=storage_credential(env))
+        return client_class.from_connection_string(connection, *args)
+    return client_class(_service_url(env, service), *args, credential=storage_credential(env))
