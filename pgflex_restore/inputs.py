@@ -55,7 +55,7 @@ def read_document(raw: bytes | str, root: str) -> Any:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
         raise _invalid(root, f"is not valid JSON{where}: {reason}", "json") from None
-    if _depth(document) > MAX_DEPTH:
+    if nesting_depth(document) > MAX_DEPTH:
         raise _invalid(root, f"nests deeper than {MAX_DEPTH} levels", "tooDeep")
     return document
 
@@ -107,7 +107,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _depth(document: Any) -> int:
+def nesting_depth(document: Any) -> int:
     """Nesting depth, without recursion (json.loads already refused what would overflow the stack)."""
     deepest, stack = 0, [(document, 1)]
     while stack:

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pgflex_restore.inputs import nesting_depth
+
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 SUMMARY_ROW = "summary"
 ALERT_SCHEMA = "pgflex-restore/drill-alert/v1"
@@ -179,14 +181,7 @@ def _key_problem(entity: Mapping[str, Any], record: Mapping[str, Any]) -> str | 
 
 def too_deep(value: Any) -> bool:
     """Nesting beyond MAX_DEPTH, counted without recursion."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return True
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
-    return False
+    return nesting_depth(value) > MAX_DEPTH
 
 
 def _kind_of(value: Any) -> str:
